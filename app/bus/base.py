@@ -1,0 +1,155 @@
+"""The bus interface: what connectors, the pipeline and the hub need from Redis."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class IngestEntry:
+    event_id: str
+    entry_id: str
+    payload: bytes
+    # True when this entry was handed out before (a crashed or slow worker's),
+    # so the pipeline must re-publish deltas even for rows that already exist.
+    redelivered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBatch:
+    """Deltas published together; each item is JSON that already carries its seq."""
+
+    seq_from: int
+    seq_to: int
+    topics: tuple[str, ...]
+    items: tuple[bytes, ...]
+
+    def after(self, since: int) -> LiveBatch:
+        """The part of this batch a console that has seen `since` still lacks."""
+        if since < self.seq_from:
+            return self
+        skip = since - self.seq_from + 1
+        return LiveBatch(since + 1, self.seq_to, self.topics[skip:], self.items[skip:])
+
+
+@dataclass(frozen=True, slots=True)
+class CommandEntry:
+    entry_id: str
+    payload: bytes
+
+
+def live_item(seq: int, item: bytes) -> bytes:
+    """Splices the sequence number into an item serialised as a JSON object."""
+    return b'{"seq":%d,' % seq + item[1:]
+
+
+class Bus(ABC):
+    """Durable streams per event (ingest, live deltas, commands) plus small shared state."""
+
+    # -- ingest: connectors -> pipeline, at-least-once through a consumer group --
+    @abstractmethod
+    async def add_ingest(self, event_id: str, payloads: Sequence[bytes]) -> list[str]:
+        """Appends envelopes; returns once the bus holds them (the connector may then ack)."""
+
+    @abstractmethod
+    async def read_ingest(
+        self, consumer: str, event_ids: Sequence[str], count: int, block_ms: int
+    ) -> list[IngestEntry]:
+        """New entries for this consumer; they stay pending until acked."""
+
+    @abstractmethod
+    async def ack_ingest(self, event_id: str, entry_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    async def claim_stale_ingest(
+        self, consumer: str, event_ids: Sequence[str], min_idle_ms: int, count: int
+    ) -> list[IngestEntry]:
+        """Takes over entries another consumer left pending for longer than min_idle_ms."""
+
+    @abstractmethod
+    async def ingest_backlog(self, event_id: str) -> int:
+        """Entries not yet acknowledged (pending plus unread)."""
+
+    @abstractmethod
+    async def add_dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
+        """Sets a malformed input aside with the reason, so ops can see it; counted."""
+
+    @abstractmethod
+    async def dead_letters(self, event_id: str, count: int = 100) -> list[tuple[str, bytes]]:
+        """The most recent (reason, payload) pairs, newest first."""
+
+    # -- live deltas: pipeline -> every hub, with bounded retention for resume --
+    @abstractmethod
+    async def publish_live(self, event_id: str, items: Sequence[tuple[str, bytes]]) -> LiveBatch:
+        """Assigns consecutive sequence numbers atomically and appends one batch.
+
+        Each item is (topic, JSON object bytes without "seq"); the bus splices the seq in.
+        """
+
+    @abstractmethod
+    async def live_seq(self, event_id: str) -> int:
+        """The last sequence number handed out for this event (0 when none)."""
+
+    @abstractmethod
+    async def read_live(
+        self, event_id: str, after_seq: int, block_ms: int, count: int = 100
+    ) -> list[LiveBatch]:
+        """Batches whose seq_to is beyond after_seq, waiting up to block_ms for one."""
+
+    @abstractmethod
+    async def live_since(self, event_id: str, since: int) -> list[LiveBatch] | None:
+        """Every delta after `since`, or None when some of them are past retention."""
+
+    # -- commands: console actions -> the connector of one source --
+    @abstractmethod
+    async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str: ...
+
+    @abstractmethod
+    async def read_commands(
+        self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
+    ) -> list[CommandEntry]: ...
+
+    @abstractmethod
+    async def ack_command(
+        self, event_id: str, source_id: str, entry_ids: Sequence[str]
+    ) -> None: ...
+
+    # -- events the pipeline should read --
+    @abstractmethod
+    async def mark_event_active(self, event_id: str) -> None: ...
+
+    @abstractmethod
+    async def active_events(self) -> list[str]: ...
+
+    # -- gauges shared by every worker --
+    @abstractmethod
+    async def record_activity(
+        self, event_id: str, minute: int, messages: int, author_ids: Iterable[str]
+    ) -> None:
+        """Adds to the per-minute message count and unique-chatter set."""
+
+    @abstractmethod
+    async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
+        """(messages, unique chatters) in that minute."""
+
+    @abstractmethod
+    async def set_viewers(self, event_id: str, platform: str, count: int) -> None: ...
+
+    @abstractmethod
+    async def read_viewers(self, event_id: str) -> dict[str, int]: ...
+
+    # -- leases: one runner per connector / per event ticker across all workers --
+    @abstractmethod
+    async def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:
+        """Takes or renews the lease; False while another owner holds it."""
+
+    @abstractmethod
+    async def release_lease(self, name: str, owner: str) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> bool: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...

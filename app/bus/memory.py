@@ -1,0 +1,251 @@
+"""MemoryBus: the same contract in one process, for the embedded default and tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from app.bus.base import Bus, CommandEntry, IngestEntry, LiveBatch, live_item
+
+
+@dataclass
+class _Group:
+    """A consumer group over one stream: the read cursor and the pending entries."""
+
+    cursor: int = 0  # index into the stream of the next never-delivered entry
+    pending: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (consumer, at)
+
+
+@dataclass
+class _Stream:
+    entries: dict[str, bytes] = field(default_factory=dict)  # insertion-ordered
+    order: list[str] = field(default_factory=list)
+    group: _Group = field(default_factory=_Group)
+
+
+class MemoryBus(Bus):
+    def __init__(self, *, live_retention: int = 20_000) -> None:
+        self.live_retention = live_retention
+        self._ids = itertools.count(1)
+        self._ingest: dict[str, _Stream] = defaultdict(_Stream)
+        self._commands: dict[tuple[str, str], _Stream] = defaultdict(_Stream)
+        self._live: dict[str, deque[LiveBatch]] = defaultdict(deque)
+        self._seq: dict[str, int] = defaultdict(int)
+        self._events: set[str] = set()
+        self._dead: dict[str, deque[tuple[str, bytes]]] = defaultdict(lambda: deque(maxlen=10_000))
+        self._activity: dict[tuple[str, int], tuple[int, set[str]]] = {}
+        self._viewers: dict[str, dict[str, int]] = defaultdict(dict)
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._changed = asyncio.Condition()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _wait(self, block_ms: int) -> None:
+        if block_ms <= 0:
+            return
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), block_ms / 1000)
+
+    def _append(self, stream: _Stream, payload: bytes) -> str:
+        entry_id = f"{int(time.time() * 1000)}-{next(self._ids)}"
+        stream.entries[entry_id] = payload
+        stream.order.append(entry_id)
+        return entry_id
+
+    @staticmethod
+    def _take_new(stream: _Stream, consumer: str, count: int) -> list[tuple[str, bytes]]:
+        group = stream.group
+        taken = stream.order[group.cursor : group.cursor + count]
+        group.cursor += len(taken)
+        now = time.monotonic()
+        for entry_id in taken:
+            group.pending[entry_id] = (consumer, now)
+        return [(i, stream.entries[i]) for i in taken]
+
+    @staticmethod
+    def _ack(stream: _Stream, entry_ids: Sequence[str]) -> None:
+        for entry_id in entry_ids:
+            if stream.group.pending.pop(entry_id, None) is not None:
+                stream.entries.pop(entry_id, None)
+        # Drop acknowledged ids from the front so memory stays bounded (in chunks,
+        # since deleting from the front of a list is linear).
+        group, done = stream.group, 0
+        while done < group.cursor and stream.order[done] not in stream.entries:
+            done += 1
+        if done > 1024 or (done and done == len(stream.order)):
+            del stream.order[:done]
+            group.cursor -= done
+
+    # -- ingest --
+    async def add_ingest(self, event_id: str, payloads: Sequence[bytes]) -> list[str]:
+        stream = self._ingest[event_id]
+        ids = [self._append(stream, p) for p in payloads]
+        await self._notify()
+        return ids
+
+    async def read_ingest(
+        self, consumer: str, event_ids: Sequence[str], count: int, block_ms: int
+    ) -> list[IngestEntry]:
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            out: list[IngestEntry] = []
+            for event_id in event_ids:
+                room = count - len(out)
+                if room <= 0:
+                    break
+                for entry_id, payload in self._take_new(self._ingest[event_id], consumer, room):
+                    out.append(IngestEntry(event_id, entry_id, payload))
+            remaining = deadline - time.monotonic()
+            if out or remaining <= 0:
+                return out
+            await self._wait(int(remaining * 1000))
+
+    async def ack_ingest(self, event_id: str, entry_ids: Sequence[str]) -> None:
+        self._ack(self._ingest[event_id], entry_ids)
+
+    async def claim_stale_ingest(
+        self, consumer: str, event_ids: Sequence[str], min_idle_ms: int, count: int
+    ) -> list[IngestEntry]:
+        now = time.monotonic()
+        out: list[IngestEntry] = []
+        for event_id in event_ids:
+            stream = self._ingest[event_id]
+            for entry_id, (_owner, at) in list(stream.group.pending.items()):
+                if len(out) >= count:
+                    return out
+                if (now - at) * 1000 >= min_idle_ms:
+                    stream.group.pending[entry_id] = (consumer, now)
+                    out.append(IngestEntry(event_id, entry_id, stream.entries[entry_id], True))
+        return out
+
+    async def ingest_backlog(self, event_id: str) -> int:
+        stream = self._ingest[event_id]
+        return len(stream.group.pending) + len(stream.order) - stream.group.cursor
+
+    async def add_dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
+        self._dead[event_id].append((reason, payload))
+
+    async def dead_letters(self, event_id: str, count: int = 100) -> list[tuple[str, bytes]]:
+        return list(reversed(self._dead[event_id]))[:count]
+
+    # -- live --
+    async def publish_live(self, event_id: str, items: Sequence[tuple[str, bytes]]) -> LiveBatch:
+        first = self._seq[event_id] + 1
+        last = self._seq[event_id] = first + len(items) - 1
+        batch = LiveBatch(
+            first,
+            last,
+            tuple(t for t, _ in items),
+            tuple(live_item(first + i, item) for i, (_, item) in enumerate(items)),
+        )
+        retained = self._live[event_id]
+        retained.append(batch)
+        while retained and retained[0].seq_to <= last - self.live_retention:
+            retained.popleft()
+        await self._notify()
+        return batch
+
+    async def live_seq(self, event_id: str) -> int:
+        return self._seq[event_id]
+
+    async def read_live(
+        self, event_id: str, after_seq: int, block_ms: int, count: int = 100
+    ) -> list[LiveBatch]:
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            found = [b for b in self._live[event_id] if b.seq_to > after_seq][:count]
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                return found
+            await self._wait(int(remaining * 1000))
+
+    async def live_since(self, event_id: str, since: int) -> list[LiveBatch] | None:
+        current = self._seq[event_id]
+        if since > current:
+            return None
+        if since == current:
+            return []
+        batches = [b for b in self._live[event_id] if b.seq_to > since]
+        if not batches or batches[0].seq_from > since + 1:
+            return None
+        batches[0] = batches[0].after(since)
+        return batches
+
+    # -- commands --
+    async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str:
+        entry_id = self._append(self._commands[(event_id, source_id)], payload)
+        await self._notify()
+        return entry_id
+
+    async def read_commands(
+        self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
+    ) -> list[CommandEntry]:
+        stream = self._commands[(event_id, source_id)]
+        mine = [i for i, (owner, _) in stream.group.pending.items() if owner == consumer][:count]
+        if mine:
+            return [CommandEntry(i, stream.entries[i]) for i in mine]
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            taken = self._take_new(stream, consumer, count)
+            remaining = deadline - time.monotonic()
+            if taken or remaining <= 0:
+                return [CommandEntry(i, p) for i, p in taken]
+            await self._wait(int(remaining * 1000))
+
+    async def ack_command(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
+        self._ack(self._commands[(event_id, source_id)], entry_ids)
+
+    # -- active events --
+    async def mark_event_active(self, event_id: str) -> None:
+        self._events.add(event_id)
+
+    async def active_events(self) -> list[str]:
+        return sorted(self._events)
+
+    # -- gauges --
+    async def record_activity(
+        self, event_id: str, minute: int, messages: int, author_ids: Iterable[str]
+    ) -> None:
+        count, authors = self._activity.get((event_id, minute), (0, set()))
+        authors.update(author_ids)
+        self._activity[(event_id, minute)] = (count + messages, authors)
+        # Keep three hours, as the Redis keys do.
+        for key in [k for k in self._activity if k[0] == event_id and k[1] < minute - 180]:
+            del self._activity[key]
+
+    async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
+        count, authors = self._activity.get((event_id, minute), (0, set()))
+        return count, len(authors)
+
+    async def set_viewers(self, event_id: str, platform: str, count: int) -> None:
+        self._viewers[event_id][platform] = count
+
+    async def read_viewers(self, event_id: str) -> dict[str, int]:
+        return dict(self._viewers[event_id])
+
+    # -- leases --
+    async def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:
+        now = time.monotonic()
+        holder = self._leases.get(name)
+        if holder is None or holder[0] == owner or holder[1] <= now:
+            self._leases[name] = (owner, now + ttl_ms / 1000)
+            return True
+        return False
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        if self._leases.get(name, ("", 0.0))[0] == owner:
+            del self._leases[name]
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,286 @@
+"""RedisBus: Redis Streams for what must not be lost, plain keys for shared gauges.
+
+Every per-event key carries the event id in a hash tag (`cr:{event}:...`) so that a
+Redis Cluster keeps one event's streams, counters and sequence on one slot, which the
+publish script relies on (it touches the seq counter and the live stream atomically).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from app.bus.base import Bus, CommandEntry, IngestEntry, LiveBatch, live_item
+
+PIPELINE_GROUP = "pipeline"
+COMMAND_GROUP = "connector"
+ACTIVITY_TTL_S = 3 * 3600
+
+# INCRBY and XADD in one step: consecutive sequence numbers and stream order agree
+# even when several workers publish to the same event at once.
+_PUBLISH_LUA = """
+local n = (#ARGV - 1) / 2
+local last = redis.call('INCRBY', KEYS[1], n)
+local first = last - n + 1
+local topics = {}
+local items = {}
+for i = 1, n do
+  topics[i] = ARGV[2 * i]
+  items[i] = '{"seq":' .. string.format('%d', first + i - 1) .. ',' .. string.sub(ARGV[2 * i + 1], 2)
+end
+local minid = last - tonumber(ARGV[1])
+if minid < 0 then minid = 0 end
+redis.call('XADD', KEYS[2], 'MINID', '~', string.format('%d', minid), string.format('%d', last) .. '-0',
+  'f', first, 't', last, 'p', table.concat(topics, ','), 'd', table.concat(items, '\\n'))
+return {first, last}
+"""
+
+
+def _k(event_id: str, suffix: str) -> str:
+    return f"cr:{{{event_id}}}:{suffix}"
+
+
+def _batch_from_fields(fields: dict[bytes, bytes]) -> LiveBatch:
+    topics = tuple(fields[b"p"].decode().split(","))
+    items = tuple(fields[b"d"].split(b"\n"))
+    return LiveBatch(int(fields[b"f"]), int(fields[b"t"]), topics, items)
+
+
+class RedisBus(Bus):
+    def __init__(self, url: str, *, live_retention: int = 20_000) -> None:
+        self.redis = aioredis.from_url(url, decode_responses=False, max_connections=256)
+        self.live_retention = live_retention
+        self._publish = self.redis.register_script(_PUBLISH_LUA)
+        self._groups_ready: set[str] = set()
+
+    async def _ensure_group(self, key: str, group: str) -> None:
+        if key in self._groups_ready:
+            return
+        try:
+            await self.redis.xgroup_create(key, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups_ready.add(key)
+
+    # -- ingest --
+    async def add_ingest(self, event_id: str, payloads: Sequence[bytes]) -> list[str]:
+        key = _k(event_id, "ingest")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.xadd(key, {b"e": payload})
+            ids = await pipe.execute()
+        return [i.decode() for i in ids]
+
+    async def read_ingest(
+        self, consumer: str, event_ids: Sequence[str], count: int, block_ms: int
+    ) -> list[IngestEntry]:
+        if not event_ids:
+            await asyncio.sleep(block_ms / 1000)
+            return []
+        keys = {_k(e, "ingest"): e for e in event_ids}
+        for key in keys:
+            await self._ensure_group(key, PIPELINE_GROUP)
+        try:
+            resp = await self.redis.xreadgroup(
+                PIPELINE_GROUP,
+                consumer,
+                dict.fromkeys(keys, ">"),
+                count=count,
+                block=block_ms or None,
+            )
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # the stream was deleted under us: recreate
+                self._groups_ready.difference_update(keys)
+                return []
+            raise
+        out: list[IngestEntry] = []
+        for key, entries in resp or []:
+            event_id = keys[key.decode()]
+            for entry_id, fields in entries:
+                out.append(IngestEntry(event_id, entry_id.decode(), fields[b"e"]))
+        return out
+
+    async def ack_ingest(self, event_id: str, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self.redis.xack(_k(event_id, "ingest"), PIPELINE_GROUP, *entry_ids)
+
+    async def claim_stale_ingest(
+        self, consumer: str, event_ids: Sequence[str], min_idle_ms: int, count: int
+    ) -> list[IngestEntry]:
+        out: list[IngestEntry] = []
+        for event_id in event_ids:
+            key = _k(event_id, "ingest")
+            await self._ensure_group(key, PIPELINE_GROUP)
+            _next, entries, *_ = await self.redis.xautoclaim(
+                key, PIPELINE_GROUP, consumer, min_idle_ms, start_id="0-0", count=count
+            )
+            for entry_id, fields in entries:
+                if fields:  # a trimmed entry comes back empty
+                    out.append(IngestEntry(event_id, entry_id.decode(), fields[b"e"], True))
+            if len(out) >= count:
+                break
+        return out
+
+    async def ingest_backlog(self, event_id: str) -> int:
+        key = _k(event_id, "ingest")
+        try:
+            groups = await self.redis.xinfo_groups(key)
+        except ResponseError:
+            return 0
+        for group in groups:
+            if group["name"] == PIPELINE_GROUP.encode():
+                lag = group.get("lag") or 0
+                return int(group["pending"]) + int(lag)
+        return int(await self.redis.xlen(key))
+
+    async def add_dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
+        await self.redis.xadd(
+            _k(event_id, "dead"), {b"r": reason, b"e": payload}, maxlen=10_000, approximate=True
+        )
+
+    async def dead_letters(self, event_id: str, count: int = 100) -> list[tuple[str, bytes]]:
+        entries = await self.redis.xrevrange(_k(event_id, "dead"), count=count)
+        return [(f[b"r"].decode(), f[b"e"]) for _id, f in entries]
+
+    # -- live --
+    async def publish_live(self, event_id: str, items: Sequence[tuple[str, bytes]]) -> LiveBatch:
+        args: list[bytes | str | int] = [self.live_retention]
+        for topic, item in items:
+            args.append(topic)
+            args.append(item)
+        first, last = await self._publish(
+            keys=[_k(event_id, "seq"), _k(event_id, "live")], args=args
+        )
+        first, last = int(first), int(last)
+        return LiveBatch(
+            first,
+            last,
+            tuple(t for t, _ in items),
+            tuple(live_item(first + i, item) for i, (_, item) in enumerate(items)),
+        )
+
+    async def live_seq(self, event_id: str) -> int:
+        value = await self.redis.get(_k(event_id, "seq"))
+        return int(value or 0)
+
+    async def read_live(
+        self, event_id: str, after_seq: int, block_ms: int, count: int = 100
+    ) -> list[LiveBatch]:
+        resp = await self.redis.xread(
+            {_k(event_id, "live"): f"{after_seq}-0"}, count=count, block=block_ms or None
+        )
+        return [
+            _batch_from_fields(fields) for _key, entries in resp or [] for _id, fields in entries
+        ]
+
+    async def live_since(self, event_id: str, since: int) -> list[LiveBatch] | None:
+        current = await self.live_seq(event_id)
+        if since > current:
+            return None  # the console saw a future we do not have (a reset store)
+        if since == current:
+            return []
+        entries = await self.redis.xrange(_k(event_id, "live"), min=f"({since}-0", max="+")
+        batches = [_batch_from_fields(fields) for _id, fields in entries]
+        if not batches or batches[0].seq_from > since + 1:
+            return None
+        batches[0] = batches[0].after(since)
+        return batches
+
+    # -- commands --
+    async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str:
+        key = _k(event_id, f"cmd:{source_id}")
+        entry_id = await self.redis.xadd(key, {b"c": payload}, maxlen=10_000, approximate=True)
+        return str(entry_id.decode())
+
+    async def read_commands(
+        self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
+    ) -> list[CommandEntry]:
+        key = _k(event_id, f"cmd:{source_id}")
+        await self._ensure_group(key, COMMAND_GROUP)
+        # Our own pending first: commands a previous run of this connector took but
+        # never acknowledged (it crashed mid-action).
+        resp = await self.redis.xreadgroup(COMMAND_GROUP, consumer, {key: "0"}, count=count)
+        entries = [e for _k2, es in resp or [] for e in es if e[1]]
+        if not entries:
+            resp = await self.redis.xreadgroup(
+                COMMAND_GROUP, consumer, {key: ">"}, count=count, block=block_ms or None
+            )
+            entries = [e for _k2, es in resp or [] for e in es]
+        return [CommandEntry(i.decode(), f[b"c"]) for i, f in entries]
+
+    async def ack_command(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self.redis.xack(_k(event_id, f"cmd:{source_id}"), COMMAND_GROUP, *entry_ids)
+
+    # -- active events --
+    async def mark_event_active(self, event_id: str) -> None:
+        await self.redis.sadd("cr:events", event_id)
+
+    async def active_events(self) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers("cr:events"))
+
+    # -- gauges --
+    async def record_activity(
+        self, event_id: str, minute: int, messages: int, author_ids: Iterable[str]
+    ) -> None:
+        authors = list(author_ids)
+        count_key, users_key = _k(event_id, f"act:m:{minute}"), _k(event_id, f"act:u:{minute}")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incrby(count_key, messages)
+            pipe.expire(count_key, ACTIVITY_TTL_S)
+            if authors:
+                pipe.pfadd(users_key, *authors)
+                pipe.expire(users_key, ACTIVITY_TTL_S)
+            await pipe.execute()
+
+    async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(_k(event_id, f"act:m:{minute}"))
+            pipe.pfcount(_k(event_id, f"act:u:{minute}"))
+            messages, uniques = await pipe.execute()
+        return int(messages or 0), int(uniques or 0)
+
+    async def set_viewers(self, event_id: str, platform: str, count: int) -> None:
+        await self.redis.hset(_k(event_id, "viewers"), platform, count)
+
+    async def read_viewers(self, event_id: str) -> dict[str, int]:
+        raw = await self.redis.hgetall(_k(event_id, "viewers"))
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    # -- leases --
+    async def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:
+        key = f"cr:lease:{name}"
+        if await self.redis.set(key, owner, nx=True, px=ttl_ms):
+            return True
+        # Renew only if we still hold it (compare-and-set in one script).
+        renewed = await self.redis.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end",
+            1,
+            key,
+            owner,
+            ttl_ms,
+        )
+        return bool(renewed)
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        await self.redis.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('DEL', KEYS[1]) else return 0 end",
+            1,
+            f"cr:lease:{name}",
+            owner,
+        )
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,131 @@
+"""Which connector serves which sources, and running each exactly once across workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.bus import Bus
+from app.connectors.base import Connector
+from app.db import Database
+from app.events.models import Source
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL_MS = 6_000
+SUPERVISE_INTERVAL_S = 2.0
+
+Builder = Callable[[Bus, str, Sequence[Source]], Connector]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What runs as one connector: a key for its lease and the sources it serves."""
+
+    key: str
+    platform: str
+    event_id: str
+    source_ids: tuple[str, ...]
+
+
+def _build_simulator(bus: Bus, event_id: str, sources: Sequence[Source]) -> Connector:
+    from app.connectors.scenario import load_scenario
+    from app.connectors.simulator import Simulator, scenario_path
+
+    config = sources[0].config or {}
+    return Simulator(
+        bus=bus,
+        event_id=event_id,
+        sources={str(s.config.get("plays", s.name)): s.id for s in sources},
+        scenario=load_scenario(scenario_path(str(config.get("scenario", "demo")))),
+        seed=config.get("seed"),
+        speed=float(config.get("speed", 1.0)),
+        rate_scale=float(config.get("rate_scale", 1.0)),
+        loop=bool(config.get("loop", True)),
+    )
+
+
+BUILDERS: dict[str, Builder] = {"simulator": _build_simulator}
+
+
+def units_for(sources: Sequence[Source]) -> list[Unit]:
+    """Simulated platforms of one event play as one simulator; other sources run alone."""
+    grouped: dict[tuple[str, str], list[Source]] = defaultdict(list)
+    units: list[Unit] = []
+    for source in sources:
+        if source.platform == "simulator":
+            grouped[(source.event_id, "simulator")].append(source)
+        else:
+            units.append(Unit(f"{source.id}", source.platform, source.event_id, (source.id,)))
+    for (event_id, platform), group in grouped.items():
+        ids = tuple(sorted(s.id for s in group))
+        units.append(Unit(f"{platform}:{event_id}", platform, event_id, ids))
+    return units
+
+
+class ConnectorSupervisor:
+    """Starts the connectors whose lease this worker wins; stops them if it loses it."""
+
+    def __init__(self, bus: Bus, db: Database, *, owner: str) -> None:
+        self.bus = bus
+        self.db = db
+        self.owner = owner
+        self.running: dict[Unit, asyncio.Task[None]] = {}
+        self.connectors: dict[Unit, Connector] = {}
+
+    async def _enabled_sources(self) -> list[Source]:
+        async with self.db.sessions() as session:
+            rows = await session.scalars(select(Source).where(Source.enabled.is_(True)))
+            return list(rows.all())
+
+    async def supervise_once(self) -> None:
+        sources = await self._enabled_sources()
+        wanted = {u for u in units_for(sources) if u.platform in BUILDERS}
+        by_id = {s.id: s for s in sources}
+        for unit in list(self.running):
+            task = self.running[unit]
+            held = unit in wanted and await self.bus.acquire_lease(
+                f"connector:{unit.key}", self.owner, LEASE_TTL_MS
+            )
+            if not held or task.done():
+                await self._stop(unit)
+        for unit in wanted - set(self.running):
+            if not await self.bus.acquire_lease(f"connector:{unit.key}", self.owner, LEASE_TTL_MS):
+                continue
+            try:
+                connector = BUILDERS[unit.platform](
+                    self.bus, unit.event_id, [by_id[i] for i in unit.source_ids]
+                )
+            except Exception:
+                log.exception("cannot build connector %s", unit.key)
+                await self.bus.release_lease(f"connector:{unit.key}", self.owner)
+                continue
+            self.connectors[unit] = connector
+            self.running[unit] = asyncio.create_task(connector.run(), name=f"connector-{unit.key}")
+            log.info("connector %s started on %s", unit.key, self.owner)
+
+    async def _stop(self, unit: Unit) -> None:
+        task = self.running.pop(unit)
+        self.connectors.pop(unit, None)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await self.bus.release_lease(f"connector:{unit.key}", self.owner)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    await self.supervise_once()
+                except Exception:
+                    log.exception("connector supervision failed")
+                await asyncio.sleep(SUPERVISE_INTERVAL_S)
+        finally:
+            for unit in list(self.running):
+                await self._stop(unit)

@@ -1,0 +1,118 @@
+"""The normalized envelope every connector produces, whatever its platform."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_MAX_TEXT = 2000
+_ID_NAMESPACE = uuid.UUID("5f0c6f0e-7d1c-4c55-9d3e-2b9a1f6c0c01")
+
+
+class Kind(StrEnum):
+    chat = "chat"
+    question = "question"
+    vote = "vote"
+    viewers = "viewers"
+    presence = "presence"
+    stream_state = "stream_state"
+    moderation_result = "moderation_result"
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(max_length=128)
+    roles: tuple[str, ...] = ()
+
+
+class Envelope(BaseModel):
+    """One thing that happened on a platform, as the pipeline sees it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=64)
+    source_id: str = Field(min_length=1, max_length=64)
+    platform: str = Field(min_length=1, max_length=32)
+    kind: Kind
+    platform_message_id: str = Field(min_length=1, max_length=128)
+    author: Author | None = None
+    text: str | None = None
+    truncated: bool = False
+    original_length: int | None = None
+    # kind-specific fields: viewer count, vote choice, presence join/leave, ...
+    data: dict[str, Any] = Field(default_factory=dict)
+    platform_at: datetime
+    ingest_at: datetime
+    raw: Any = None
+
+    @field_validator("platform_at", "ingest_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a timezone")
+        return value.astimezone(UTC)
+
+    @property
+    def dedupe_key(self) -> tuple[str, str]:
+        return (self.source_id, self.platform_message_id)
+
+    @property
+    def row_id(self) -> str:
+        """Stable id for the row this envelope becomes: the same message, the same id."""
+        return message_row_id(self.source_id, self.platform_message_id)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls, payload: bytes | str) -> Envelope:
+        return cls.model_validate_json(payload)
+
+
+def message_row_id(source_id: str, platform_message_id: str) -> str:
+    return uuid.uuid5(_ID_NAMESPACE, f"{source_id}\x1f{platform_message_id}").hex
+
+
+def make_envelope(
+    *,
+    event_id: str,
+    source_id: str,
+    platform: str,
+    kind: Kind,
+    platform_message_id: str,
+    platform_at: datetime,
+    author: Author | None = None,
+    text: str | None = None,
+    data: dict[str, Any] | None = None,
+    raw: Any = None,
+    ingest_at: datetime | None = None,
+    max_text: int = DEFAULT_MAX_TEXT,
+) -> Envelope:
+    """Builds an envelope; text longer than max_text is cut and flagged, never dropped."""
+    truncated = False
+    original_length = None
+    if text is not None and len(text) > max_text:
+        truncated, original_length = True, len(text)
+        text = text[:max_text]
+    return Envelope(
+        event_id=event_id,
+        source_id=source_id,
+        platform=platform,
+        kind=kind,
+        platform_message_id=platform_message_id,
+        author=author,
+        text=text,
+        truncated=truncated,
+        original_length=original_length,
+        data=data or {},
+        platform_at=platform_at,
+        ingest_at=ingest_at or datetime.now(UTC),
+        raw=raw,
+    )

@@ -1,0 +1,112 @@
+"""create_app and its lifespan: the database, the bus, the hub, and (in one-process
+modes) the pipeline worker and connectors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, ORJSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.auth.router import router as auth_router
+from app.bus import Bus, make_bus
+from app.config import Settings, get_settings
+from app.db import Database
+from app.errors import install_error_handlers
+from app.events.router import router as events_router
+from app.ws.hub import Hub
+from app.ws.router import router as ws_router
+from app.ws.snapshot import snapshot_loader
+
+log = logging.getLogger(__name__)
+
+_NOT_BUILT = """<!doctype html><meta charset=utf-8><title>Control Room</title>
+<body style="font-family:sans-serif;background:#111;color:#eee;padding:3rem">
+<h1>Control Room</h1><p>The console is not built. Run <code>make setup</code>
+(or <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>) and reload.</p>"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedded_worker: bool = False,
+    db: Database | None = None,
+    bus: Bus | None = None,
+) -> FastAPI:
+    """The API and WebSocket hub; with embedded_worker, the pipeline and connectors too.
+
+    A database or bus passed in is shared with the caller (tests, the benchmark) and
+    left open at shutdown.
+    """
+    settings = settings or get_settings()
+    given_db, given_bus = db, bus
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = given_db or Database(settings.database_url)
+        bus = given_bus or make_bus(settings)
+        hub = Hub(
+            bus,
+            snapshot_loader(db),
+            batch_interval_ms=settings.batch_interval_ms,
+            console_queue_frames=settings.console_queue_frames,
+        )
+        app.state.db, app.state.bus, app.state.hub = db, bus, hub
+        background: list[asyncio.Task[Any]] = []
+        if embedded_worker:
+            from app.worker import run_worker
+
+            background.append(asyncio.create_task(run_worker(settings, db, bus), name="worker"))
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await hub.close()
+            if given_bus is None:
+                await bus.close()
+            if given_db is None:
+                await db.dispose()
+
+    app = FastAPI(
+        title="Control Room",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(auth_router)
+    app.include_router(events_router)
+    app.include_router(ws_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> ORJSONResponse:
+        checks = {
+            "database": await app.state.db.ping(),
+            "bus": await app.state.bus.ping(),
+        }
+        ok = all(checks.values())
+        body = {"status": "ok" if ok else "unavailable", "checks": checks}
+        return ORJSONResponse(body, status_code=200 if ok else 503)
+
+    if (settings.frontend_dist / "index.html").exists():
+        app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        async def console_not_built() -> HTMLResponse:
+            return HTMLResponse(_NOT_BUILT)
+
+    return app

@@ -1,0 +1,22 @@
+"""Imports every model so the metadata (and Alembic) sees all tables."""
+
+from app.audit.models import AuditLog
+from app.auth.models import ApiToken, User
+from app.chat.models import ChatMessage
+from app.db import Base
+from app.events.models import Event, EventMember, Source
+from app.metrics.models import MetricSample
+from app.questions.models import Question
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "Base",
+    "ChatMessage",
+    "Event",
+    "EventMember",
+    "MetricSample",
+    "Question",
+    "Source",
+    "User",
+]

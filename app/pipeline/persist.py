@@ -1,0 +1,67 @@
+"""Batched, idempotent writes: one statement per table per batch, never per line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chat.models import ChatMessage
+from app.metrics.models import MetricSample
+from app.questions.models import Question
+
+_CHUNK = 1000  # rows per statement: stays under SQLite's and asyncpg's bind limits
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+async def insert_new(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], unique: Sequence[str]
+) -> set[str]:
+    """Inserts rows, skipping those that already exist; returns the ids actually inserted.
+
+    The unique constraint is the dedupe of record: it survives restarts and is shared
+    by every worker, so a redelivered message can never make a second row.
+    """
+    inserted: set[str] = set()
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        stmt = (
+            _insert(session, table)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=list(unique))
+            .returning(table.c.id)
+        )
+        result = await session.execute(stmt)
+        inserted.update(result.scalars().all())
+    return inserted
+
+
+async def insert_chat(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    return await insert_new(
+        session, ChatMessage.__table__, rows, ("source_id", "platform_message_id")
+    )
+
+
+async def insert_questions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    return await insert_new(session, Question.__table__, rows, ("source_id", "platform_message_id"))
+
+
+async def upsert_metric_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Writes gauge samples; a later sample for the same minute replaces the earlier one."""
+    if not rows:
+        return
+    stmt = _insert(session, MetricSample.__table__).values(list(rows))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["event_id", "metric", "dimension", "bucket_at"],
+        set_={"value": stmt.excluded.value},
+    )
+    await session.execute(stmt)

@@ -1,0 +1,324 @@
+"""The pipeline worker: ingest stream -> dedupe, classify, persist -> live deltas.
+
+At-least-once and idempotent: an entry is acknowledged only after its rows are
+committed and its deltas published; a crash anywhere before that leaves it pending,
+and the next worker reclaims it. The unique (source, platform message id)
+constraints make the replay write nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from app.bus import Bus, IngestEntry
+from app.db import Database
+from app.envelope import Envelope, Kind
+from app.events.models import Source, SourceKind
+from app.pipeline import aggregates, persist
+from app.pipeline.classify import is_question
+from app.pipeline.deltas import Delta, chat_message_data, delta, question_data
+from app.questions.models import Question, QuestionState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    processed: int = 0
+    inserted_chat: int = 0
+    inserted_questions: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    reclaimed: int = 0
+    batches: int = 0
+    by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class PipelineWorker:
+    def __init__(
+        self,
+        bus: Bus,
+        db: Database,
+        *,
+        consumer: str | None = None,
+        batch_size: int = 500,
+        claim_idle_ms: int = 5_000,
+        gauge_interval_s: float = 1.0,
+    ) -> None:
+        self.bus = bus
+        self.db = db
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        self.batch_size = batch_size
+        self.claim_idle_ms = claim_idle_ms
+        self.gauge_interval_s = gauge_interval_s
+        self.stats = WorkerStats()
+        self._source_kinds: dict[str, dict[str, SourceKind]] = {}
+        self._events: list[str] = []
+        self._last_sample_minute: dict[str, int] = {}
+
+    # -- loops --
+    async def run(self) -> None:
+        """Processes ingest and ticks gauges until cancelled."""
+        await asyncio.gather(self._ingest_loop(), self._gauge_loop())
+
+    async def _refresh_events(self) -> None:
+        self._events = await self.bus.active_events()
+
+    async def _ingest_loop(self) -> None:
+        next_claim = 0.0
+        next_refresh = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_refresh:
+                await self._refresh_events()
+                next_refresh = now + 1.0
+            entries: list[IngestEntry] = []
+            if now >= next_claim:
+                entries = await self.bus.claim_stale_ingest(
+                    self.consumer, self._events, self.claim_idle_ms, self.batch_size
+                )
+                self.stats.reclaimed += len(entries)
+                # Keep draining while there is a backlog of stale entries.
+                next_claim = now if entries else now + self.claim_idle_ms / 2000
+            if not entries:
+                entries = await self.bus.read_ingest(
+                    self.consumer, self._events, self.batch_size, block_ms=200
+                )
+            if entries:
+                try:
+                    await self.process(entries)
+                except Exception:
+                    # Left pending: reclaimed and retried after claim_idle_ms.
+                    log.exception("pipeline batch failed; it will be retried")
+                    await asyncio.sleep(0.5)
+
+    async def _gauge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.gauge_interval_s)
+            for event_id in list(self._events):
+                try:
+                    await self.tick_gauges(event_id)
+                except Exception:
+                    log.exception("gauge tick failed for %s", event_id)
+
+    # -- one batch --
+    async def process(self, entries: list[IngestEntry]) -> None:
+        by_event: dict[str, list[IngestEntry]] = defaultdict(list)
+        for entry in entries:
+            by_event[entry.event_id].append(entry)
+        for event_id, event_entries in by_event.items():
+            await self._process_event(event_id, event_entries)
+            await self.bus.ack_ingest(event_id, [e.entry_id for e in event_entries])
+        self.stats.batches += 1
+
+    async def _source_kind(self, event_id: str, source_id: str) -> SourceKind | None:
+        kinds = self._source_kinds.get(event_id)
+        if kinds is None or source_id not in kinds:
+            async with self.db.sessions() as session:
+                rows = await session.execute(
+                    select(Source.id, Source.kind).where(Source.event_id == event_id)
+                )
+                kinds = {sid: SourceKind(kind) for sid, kind in rows.all()}
+            self._source_kinds[event_id] = kinds
+        return kinds.get(source_id)
+
+    async def _dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
+        self.stats.dead_letters += 1
+        log.warning("dead-lettered input for event %s: %s", event_id, reason)
+        await self.bus.add_dead_letter(event_id, payload, reason)
+
+    async def _parse(self, event_id: str, entries: list[IngestEntry]) -> list[Envelope]:
+        envelopes: list[Envelope] = []
+        seen: set[tuple[str, str]] = set()
+        for entry in entries:
+            try:
+                env = Envelope.from_json(entry.payload)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "envelope"
+                await self._dead_letter(event_id, entry.payload, f"{where}: {first['msg']}")
+                continue
+            if env.event_id != event_id:
+                await self._dead_letter(event_id, entry.payload, "event_id does not match stream")
+                continue
+            if await self._source_kind(event_id, env.source_id) is None:
+                await self._dead_letter(event_id, entry.payload, f"unknown source {env.source_id}")
+                continue
+            if env.kind in (Kind.chat, Kind.question) and not env.text:
+                await self._dead_letter(event_id, entry.payload, f"{env.kind} without text")
+                continue
+            if env.dedupe_key in seen:
+                self.stats.duplicates += 1
+                continue
+            seen.add(env.dedupe_key)
+            envelopes.append(env)
+        return envelopes
+
+    async def _process_event(self, event_id: str, entries: list[IngestEntry]) -> None:
+        redelivered = any(e.redelivered for e in entries)
+        envelopes = await self._parse(event_id, entries)
+        self.stats.processed += len(entries)
+
+        chat_rows: list[dict[str, Any]] = []
+        question_rows: list[dict[str, Any]] = []
+        viewers: dict[str, tuple[datetime, int]] = {}
+        other: list[Delta] = []
+        for env in envelopes:
+            self.stats.by_kind[env.kind.value] += 1
+            if env.kind is Kind.chat:
+                qa = await self._source_kind(event_id, env.source_id) is SourceKind.qa
+                row = _chat_row(env, is_question=qa or is_question(env.text))
+                chat_rows.append(row)
+                if row["is_question"]:
+                    question_rows.append(_question_row(env))
+            elif env.kind is Kind.question:
+                question_rows.append(_question_row(env))
+            elif env.kind is Kind.viewers:
+                count = env.data.get("count")
+                if not isinstance(count, int) or count < 0:
+                    await self._dead_letter(event_id, env.to_json(), "viewers without a count")
+                    continue
+                seen = viewers.get(env.platform)
+                if seen is None or seen[0] <= env.platform_at:
+                    viewers[env.platform] = (env.platform_at, count)
+            elif env.kind is Kind.stream_state:
+                other.append(delta("sources", "stream.state", _plain(env)))
+            elif env.kind is Kind.moderation_result:
+                other.append(delta("chat", "moderation.result", _plain(env)))
+
+        new_chat: set[str] = set()
+        new_questions: set[str] = set()
+        if chat_rows or question_rows:
+            async with self.db.sessions() as session:
+                new_chat = await persist.insert_chat(session, chat_rows)
+                new_questions = await persist.insert_questions(session, question_rows)
+                await session.commit()
+        self.stats.inserted_chat += len(new_chat)
+        self.stats.inserted_questions += len(new_questions)
+        self.stats.duplicates += len(chat_rows) - len(new_chat)
+
+        # A redelivered batch may have committed before its worker died, without
+        # publishing: publish every row again (consoles are idempotent by id).
+        deltas: list[Delta] = [
+            delta("chat", "chat.message", chat_message_data(r))
+            for r in chat_rows
+            if redelivered or r["id"] in new_chat
+        ]
+        deltas += [
+            delta("questions", "question.created", question_data(r))
+            for r in question_rows
+            if redelivered or r["id"] in new_questions
+        ]
+        deltas += other
+
+        await self._record_activity(event_id, [r for r in chat_rows if r["id"] in new_chat])
+        for platform, (_at, count) in viewers.items():
+            await self.bus.set_viewers(event_id, platform, count)
+        if deltas:
+            await self.bus.publish_live(event_id, deltas)
+
+    async def _record_activity(self, event_id: str, rows: list[dict[str, Any]]) -> None:
+        by_minute: dict[int, list[str]] = defaultdict(list)
+        for row in rows:
+            by_minute[aggregates.minute_of(row["received_at"].timestamp())].append(row["author_id"])
+        for minute, authors in by_minute.items():
+            await self.bus.record_activity(event_id, minute, len(authors), authors)
+
+    # -- gauges --
+    async def tick_gauges(self, event_id: str, now: float | None = None) -> None:
+        """Publishes the event's gauges (one worker per event holds the ticker lease)."""
+        if not await self.bus.acquire_lease(f"gauges:{event_id}", self.consumer, 3_000):
+            return
+        now = time.time() if now is None else now
+        async with self.db.sessions() as session:
+            pending = await session.scalar(
+                select(func.count())
+                .select_from(Question)
+                .where(Question.event_id == event_id, Question.state == QuestionState.pending)
+            )
+        gauges = await aggregates.compute_gauges(
+            self.bus, event_id, questions_pending=int(pending or 0), now=now
+        )
+        await self.bus.publish_live(event_id, [delta("gauges", "gauges.update", gauges)])
+
+        minute = aggregates.minute_of(now)
+        last = self._last_sample_minute.get(event_id)
+        if last != minute or int(now) % 5 == 0:
+            rows = await aggregates.minute_samples(self.bus, event_id, minute)
+            # Close the minute that just ended (on a first tick: the one before now).
+            closing = minute - 1 if last is None else last
+            if closing != minute:
+                rows += await aggregates.minute_samples(self.bus, event_id, closing)
+            async with self.db.sessions() as session:
+                await persist.upsert_metric_samples(session, rows)
+                await session.commit()
+            self._last_sample_minute[event_id] = minute
+
+
+def _author(env: Envelope) -> tuple[str, str]:
+    if env.author is None:
+        return "anonymous", "Anonymous"
+    return env.author.id, env.author.name or env.author.id
+
+
+def _chat_row(env: Envelope, *, is_question: bool) -> dict[str, Any]:
+    author_id, author_name = _author(env)
+    return {
+        "id": env.row_id,
+        "event_id": env.event_id,
+        "source_id": env.source_id,
+        "platform": env.platform,
+        "platform_message_id": env.platform_message_id,
+        "author_id": author_id,
+        "author_name": author_name,
+        "text": env.text or "",
+        "truncated": env.truncated,
+        "is_question": is_question,
+        "hidden": False,
+        "platform_at": env.platform_at,
+        "received_at": env.ingest_at,
+        "created_at": datetime.now(UTC),
+    }
+
+
+def _question_row(env: Envelope) -> dict[str, Any]:
+    author_id, author_name = _author(env)
+    now = datetime.now(UTC)
+    return {
+        "id": env.row_id,
+        "event_id": env.event_id,
+        "source_id": env.source_id,
+        "platform": env.platform,
+        "platform_message_id": env.platform_message_id,
+        "author_id": author_id,
+        "author_name": author_name,
+        "text": env.text or "",
+        "state": QuestionState.pending.value,
+        "votes": int(env.data.get("votes", 0) or 0),
+        "version": 1,
+        "platform_at": env.platform_at,
+        "received_at": env.ingest_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _plain(env: Envelope) -> dict[str, Any]:
+    return {
+        "id": env.row_id,
+        "source_id": env.source_id,
+        "platform": env.platform,
+        "platform_at": env.platform_at,
+        **env.data,
+    }

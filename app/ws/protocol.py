@@ -1,0 +1,70 @@
+"""Frames of the console WebSocket protocol (docs/PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+TOPICS = frozenset({"chat", "questions", "polls", "gauges", "incidents", "cues", "sources"})
+DEFAULT_TOPICS = frozenset({"chat", "questions", "gauges", "sources"})
+# Gauges are high-rate and only the latest matters: a lagging console gets them coalesced.
+COALESCED_TOPICS = frozenset({"gauges"})
+
+
+def batch_frame(seq_from: int, seq_to: int, items: Sequence[bytes]) -> str:
+    """Splices already-serialised items into one frame: no item is encoded again."""
+    head = b'{"type":"batch","seq_from":%d,"seq_to":%d,"items":[' % (seq_from, seq_to)
+    return (head + b",".join(items) + b"]}").decode()
+
+
+def splice_item(frame: str, item: str) -> str:
+    """Adds one more item at the end of a batch frame's items."""
+    body = frame[:-2]
+    return f"{body}{',' if not body.endswith('[') else ''}{item}]}}"
+
+
+def hello_frame(seq: int, snapshot: dict[str, Any] | None, *, resumed: bool, replayed: int) -> str:
+    return orjson.dumps(
+        {
+            "type": "hello",
+            "server_time": datetime.now(UTC),
+            "seq": seq,
+            "resumed": resumed,
+            "replayed": replayed,
+            "snapshot": snapshot,
+        }
+    ).decode()
+
+
+def resync_frame(reason: str) -> str:
+    return orjson.dumps({"type": "resync", "reason": reason}).decode()
+
+
+def ping_frame() -> str:
+    return orjson.dumps({"type": "ping", "server_time": datetime.now(UTC)}).decode()
+
+
+class SubscribeError(ValueError):
+    """A subscribe message the server cannot honour; the text says how to fix it."""
+
+
+def parse_subscribe(raw: str | bytes) -> tuple[frozenset[str], int | None]:
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise SubscribeError(f"not JSON: {exc}") from None
+    if not isinstance(msg, dict) or msg.get("type") != "subscribe":
+        raise SubscribeError('send {"type":"subscribe","topics":[...],"since":null} first')
+    topics = msg.get("topics") or sorted(DEFAULT_TOPICS)
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise SubscribeError("topics must be a list of names")
+    unknown = set(topics) - TOPICS
+    if unknown:
+        raise SubscribeError(f"unknown topics {sorted(unknown)}; known: {sorted(TOPICS)}")
+    since = msg.get("since")
+    if since is not None and (not isinstance(since, int) or since < 0):
+        raise SubscribeError("since must be null or the last seq_to you saw")
+    return frozenset(topics), since

@@ -1,0 +1,26 @@
+"""What a console needs to render before deltas start: recent chat, open questions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.chat import repository as chat_repo
+from app.db import Database
+from app.pipeline.deltas import chat_message_data, question_data, row_dict
+from app.questions import repository as questions_repo
+
+SNAPSHOT_CHAT = 200
+SNAPSHOT_QUESTIONS = 500
+
+
+def snapshot_loader(db: Database) -> Any:
+    async def load(event_id: str) -> dict[str, Any]:
+        async with db.sessions() as session:
+            chat = await chat_repo.recent(session, event_id, SNAPSHOT_CHAT)
+            questions = await questions_repo.open_questions(session, event_id, SNAPSHOT_QUESTIONS)
+        return {
+            "chat": [chat_message_data(row_dict(m)) for m in chat],
+            "questions": [question_data(row_dict(q)) for q in questions],
+        }
+
+    return load
