@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 
 
 class AppError(Exception):
@@ -53,19 +53,19 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> ORJSONResponse:
-        return ORJSONResponse(
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
             error_body(exc.code, exc.message, exc.details), status_code=exc.status_code
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "problem": e["msg"]}
             for e in exc.errors()
         ]
         fields = ", ".join(d["field"] or "body" for d in details)
-        return ORJSONResponse(
+        return JSONResponse(
             error_body("invalid_request", f"fix these fields: {fields}", details),
             status_code=422,
         )

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, ORJSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.auth.router import router as auth_router
@@ -77,7 +77,6 @@ def create_app(
     app = FastAPI(
         title="Control Room",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
     )
@@ -92,14 +91,14 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> JSONResponse:
         checks = {
             "database": await app.state.db.ping(),
             "bus": await app.state.bus.ping(),
         }
         ok = all(checks.values())
         body = {"status": "ok" if ok else "unavailable", "checks": checks}
-        return ORJSONResponse(body, status_code=200 if ok else 503)
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     if (settings.frontend_dist / "index.html").exists():
         app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
