@@ -132,14 +132,16 @@ def cmd_event_create(args: argparse.Namespace) -> None:
     asyncio.run(main())
 
 
-def _simulated_source(event_id: str, platform: str, scenario: str) -> Any:
+def _simulated_source(
+    event_id: str, platform: str, scenario: str, **options: float
+) -> Any:
     from app.events.models import Source
 
     return Source(
         event_id=event_id,
         platform="simulator",
         name=f"{platform} (simulated)",
-        config={"plays": platform, "scenario": scenario, "loop": True},
+        config={"plays": platform, "scenario": scenario, "loop": True, **options},
     )
 
 
@@ -163,8 +165,12 @@ async def prepare_demo(settings: Settings) -> tuple[str, str, str]:
         event = await repository.event_by_slug(session, "demo-webinar")
         if event is None:
             event = await service.create_event(session, "demo-webinar", "Demo webinar: Launch Day")
+            # Twice the scenario's pace and three times its chat, so that a first look
+            # sees questions and gauges move within seconds.
             for platform in ("twitch", "youtube", "zoom"):
-                session.add(_simulated_source(event.id, platform, "demo"))
+                session.add(
+                    _simulated_source(event.id, platform, "demo", speed=2.0, rate_scale=3.0)
+                )
         await session.commit()
         link_token = auth.make_login_link(user.id, settings.effective_secret())
     await db.dispose()
@@ -271,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args.func(args)
 
 

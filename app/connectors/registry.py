@@ -35,15 +35,14 @@ class Unit:
 
 
 def _build_simulator(bus: Bus, event_id: str, sources: Sequence[Source]) -> Connector:
-    from app.connectors.scenario import load_scenario
-    from app.connectors.simulator import Simulator, scenario_path
+    from app.connectors.simulator import Simulator
 
     config = sources[0].config or {}
     return Simulator(
         bus=bus,
         event_id=event_id,
         sources={str(s.config.get("plays", s.name)): s.id for s in sources},
-        scenario=load_scenario(scenario_path(str(config.get("scenario", "demo")))),
+        scenario=str(config.get("scenario", "demo")),
         seed=config.get("seed"),
         speed=float(config.get("speed", 1.0)),
         rate_scale=float(config.get("rate_scale", 1.0)),
