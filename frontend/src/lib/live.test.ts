@@ -1,0 +1,307 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay, LiveClient, pendingNewestFirst, wsUrl, type LiveOptions } from './live';
+import { chatMsg, FakeSocket, gauges, question } from './test-utils';
+
+const T0 = Date.parse('2030-01-01T10:00:00Z');
+
+function hello(seq: number, over: Record<string, unknown> = {}) {
+  return {
+    type: 'hello',
+    server_time: new Date(Date.now()).toISOString(),
+    seq,
+    resumed: false,
+    replayed: 0,
+    snapshot: { chat: [], questions: [], gauges: null },
+    ...over,
+  };
+}
+
+function batch(seq_from: number, seq_to: number, items: unknown[]) {
+  return { type: 'batch', seq_from, seq_to, items };
+}
+
+function chatDelta(seq: number, data = chatMsg()) {
+  return { seq, topic: 'chat', type: 'chat.message', at: data.received_at, data };
+}
+
+function make(over: Partial<LiveOptions> = {}) {
+  const client = new LiveClient({
+    url: 'ws://test/ws/events/e1',
+    createSocket: (url) => new FakeSocket(url),
+    random: () => 0.5,
+    ...over,
+  });
+  client.start();
+  return client;
+}
+
+/** start, open, hello(seq) */
+function connected(seq = 10, over: Partial<LiveOptions> = {}) {
+  const client = make(over);
+  const ws = FakeSocket.last();
+  ws.open();
+  ws.receive(hello(seq));
+  return { client, ws };
+}
+
+beforeEach(() => {
+  FakeSocket.reset();
+  vi.useFakeTimers();
+  vi.setSystemTime(T0);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('wsUrl', () => {
+  it('uses wss on https and ws on http', () => {
+    expect(wsUrl('abc', { protocol: 'https:', host: 'cr.example:8443' })).toBe('wss://cr.example:8443/ws/events/abc');
+    expect(wsUrl('abc', { protocol: 'http:', host: '127.0.0.1:8000' })).toBe('ws://127.0.0.1:8000/ws/events/abc');
+  });
+});
+
+describe('subscribe', () => {
+  it('sends subscribe with since=null first, then since=lastSeqTo on reconnect', () => {
+    const { client, ws } = connected(10);
+    expect(ws.sentJson()).toEqual([
+      { type: 'subscribe', topics: ['chat', 'questions', 'gauges', 'sources'], since: null },
+    ]);
+    ws.receive(batch(11, 15, [chatDelta(12)]));
+    expect(client.lastSeqTo).toBe(15);
+
+    ws.serverClose(1006);
+    expect(client.status).toBe('reconnecting');
+    vi.advanceTimersByTime(10_000);
+    const ws2 = FakeSocket.last();
+    expect(ws2).not.toBe(ws);
+    expect(ws2.url).toBe('ws://test/ws/events/e1');
+    ws2.open();
+    expect(ws2.sentJson()[0]).toMatchObject({ type: 'subscribe', since: 15 });
+  });
+
+  it('resumes from hello.seq when no batch arrived after the snapshot', () => {
+    const { ws } = connected(42);
+    ws.serverClose(1001);
+    vi.advanceTimersByTime(10_000);
+    const ws2 = FakeSocket.last();
+    ws2.open();
+    expect(ws2.sentJson()[0].since).toBe(42);
+  });
+
+  it('keeps since across a resume that drops before its replay arrives', () => {
+    const { client, ws } = connected(10);
+    ws.receive(batch(11, 20, []));
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(10_000);
+    const ws2 = FakeSocket.last();
+    ws2.open();
+    ws2.receive(hello(30, { resumed: true, replayed: 10, snapshot: null }));
+    expect(client.lastSeqTo).toBe(20); // replay not received yet
+    ws2.serverClose(1006);
+    vi.advanceTimersByTime(10_000);
+    const ws3 = FakeSocket.last();
+    ws3.open();
+    expect(ws3.sentJson()[0].since).toBe(20);
+  });
+});
+
+describe('batches', () => {
+  it('advances lastSeqTo to seq_to even when items were filtered out', () => {
+    const { client, ws } = connected(10);
+    ws.receive(batch(11, 13, [chatDelta(11), chatDelta(13)]));
+    expect(client.lastSeqTo).toBe(13);
+    ws.receive(batch(14, 19, []));
+    expect(client.lastSeqTo).toBe(19);
+    expect(client.chat).toHaveLength(2);
+  });
+
+  it('ignores duplicate chat ids (snapshot + delta, and duplicate deltas)', () => {
+    const a = chatMsg();
+    const b = chatMsg();
+    const client = make();
+    const ws = FakeSocket.last();
+    ws.open();
+    ws.receive(hello(10, { snapshot: { chat: [a], questions: [], gauges: null } }));
+    ws.receive(batch(10, 12, [chatDelta(10, a), chatDelta(11, b), chatDelta(12, { ...b })]));
+    expect(client.chat.map((m) => m.id)).toEqual([a.id, b.id]);
+    expect(client.chatAppended).toBe(1);
+  });
+
+  it('ignores duplicate question ids and keeps the higher version', () => {
+    const { client, ws } = connected(1);
+    const q = question({ version: 2, votes: 5 });
+    const qd = (seq: number, data: typeof q) => ({ seq, topic: 'questions', type: 'question.created', at: data.received_at, data });
+    ws.receive(batch(2, 4, [qd(2, q), qd(3, { ...q }), qd(4, { ...q, version: 1, votes: 0 })]));
+    expect(client.questions.size).toBe(1);
+    expect(client.questions.get(q.id)?.votes).toBe(5);
+  });
+
+  it('caps chat at maxChat, dropping the oldest', () => {
+    const { client, ws } = connected(0, { maxChat: 3 });
+    const msgs = [chatMsg(), chatMsg(), chatMsg(), chatMsg(), chatMsg()];
+    ws.receive(batch(1, 5, msgs.map((m, i) => chatDelta(i + 1, m))));
+    expect(client.chat.map((m) => m.id)).toEqual(msgs.slice(2).map((m) => m.id));
+    expect(client.chatTrimmed).toBe(2);
+  });
+
+  it('keeps only newer gauges and records history', () => {
+    const { client, ws } = connected(0);
+    const gd = (seq: number, at: string, total: number) => ({ seq, topic: 'gauges', type: 'gauges.update', at, data: gauges(at, total) });
+    ws.receive(batch(1, 3, [gd(1, '2030-01-01T10:00:01Z', 1), gd(2, '2030-01-01T10:00:03Z', 3), gd(3, '2030-01-01T10:00:02Z', 2)]));
+    expect(client.gauges?.viewers.total).toBe(3);
+    expect(client.gaugeHistory.map((s) => s.g.viewers.total)).toEqual([1, 3]);
+  });
+});
+
+describe('resync', () => {
+  it('replaces state with the snapshot of the hello that follows a resync', () => {
+    const { client, ws } = connected(10);
+    const old = chatMsg();
+    ws.receive(batch(11, 11, [chatDelta(11, old)]));
+    ws.receive(
+      batch(12, 12, [{ seq: 12, topic: 'questions', type: 'question.created', at: 'x', data: question() }]),
+    );
+    const fresh = chatMsg();
+    const q = question();
+    ws.receive({ type: 'resync', reason: 'too far behind' });
+    expect(client.resyncs).toBe(1);
+    ws.receive(
+      hello(500, {
+        snapshot: { chat: [fresh], questions: [q], gauges: gauges('2030-01-01T10:00:00Z', 77) },
+      }),
+    );
+    expect(client.chat.map((m) => m.id)).toEqual([fresh.id]);
+    expect([...client.questions.keys()]).toEqual([q.id]);
+    expect(client.gauges?.viewers.total).toBe(77);
+    expect(client.lastSeqTo).toBe(500);
+    expect(client.status).toBe('live');
+    // the old message is no longer known: it may be delivered again
+    ws.receive(batch(501, 501, [chatDelta(501, old)]));
+    expect(client.chat.map((m) => m.id)).toEqual([fresh.id, old.id]);
+  });
+});
+
+describe('status', () => {
+  it('goes connecting → live → reconnecting → resumed → live', () => {
+    const seen: string[] = [];
+    const client = make();
+    client.onChange((c) => {
+      if (seen[seen.length - 1] !== c.status) seen.push(c.status);
+    });
+    expect(client.status).toBe('connecting');
+    const ws = FakeSocket.last();
+    ws.open();
+    expect(client.status).toBe('connecting');
+    ws.receive(hello(5));
+    expect(client.status).toBe('live');
+    ws.serverClose(1006);
+    expect(client.status).toBe('reconnecting');
+    vi.advanceTimersByTime(10_000);
+    FakeSocket.last().open();
+    expect(client.status).toBe('reconnecting');
+    FakeSocket.last().receive(hello(9, { resumed: true, replayed: 4, snapshot: null }));
+    expect(client.status).toBe('resumed');
+    expect(client.replayed).toBe(4);
+    vi.advanceTimersByTime(4_000);
+    expect(client.status).toBe('live');
+    expect(seen).toEqual(['live', 'reconnecting', 'resumed', 'live']);
+  });
+
+  it('4401 calls onUnauthorized and stops reconnecting', () => {
+    const onUnauthorized = vi.fn();
+    const { client, ws } = connected(1, { onUnauthorized });
+    ws.serverClose(4401);
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
+    expect(client.status).toBe('closed');
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.instances).toHaveLength(1);
+  });
+
+  it.each([4403, 4404])('%i reports a fatal error and stops reconnecting', (code) => {
+    const onFatal = vi.fn();
+    const client = make({ onFatal });
+    FakeSocket.last().serverClose(code);
+    expect(onFatal).toHaveBeenCalledWith(expect.objectContaining({ code }));
+    expect(client.error?.code).toBe(code);
+    expect(client.status).toBe('closed');
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.instances).toHaveLength(1);
+  });
+
+  it('drops a silent connection after idleTimeoutMs and reconnects', () => {
+    const { client, ws } = connected(1, { idleTimeoutMs: 30_000 });
+    vi.advanceTimersByTime(29_000);
+    ws.receive({ type: 'ping', server_time: new Date(Date.now()).toISOString() });
+    vi.advanceTimersByTime(29_000);
+    expect(client.status).toBe('live');
+    vi.advanceTimersByTime(2_000);
+    expect(client.status).toBe('reconnecting');
+    expect(ws.closedWith?.code).toBe(4000);
+  });
+
+  it('stop() closes the socket and never reconnects', () => {
+    const { client, ws } = connected(1);
+    client.stop();
+    expect(ws.closedWith?.code).toBe(1000);
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.instances).toHaveLength(1);
+    expect(client.status).toBe('closed');
+  });
+});
+
+describe('clock', () => {
+  it('estimates the server clock offset from hello and ping', () => {
+    const { client, ws } = connected(1);
+    ws.receive({ type: 'ping', server_time: new Date(T0 + 5_000).toISOString() });
+    expect(client.clockOffsetMs).toBe(5_000);
+    expect(client.serverNow()).toBe(T0 + 5_000);
+  });
+});
+
+describe('backoff', () => {
+  it('stays within [0, min(cap, base·2^attempt))', () => {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const ceiling = Math.min(10_000, 500 * 2 ** attempt);
+      for (const r of [0, 0.25, 0.5, 0.999999, 1]) {
+        const d = backoffDelay(attempt, () => r);
+        expect(d).toBeGreaterThanOrEqual(0);
+        expect(d).toBeLessThan(ceiling);
+      }
+    }
+    expect(backoffDelay(0, () => 0.999)).toBeLessThan(500);
+    expect(backoffDelay(20, () => 0.999)).toBeGreaterThan(9_000);
+  });
+
+  it('uses full jitter, grows per failed attempt and resets after a hello', () => {
+    const delays: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      if (ms !== 4_000 && ms !== 45_000) delays.push(ms ?? 0);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout);
+    const client = make({ random: () => 0.999 });
+    for (let i = 0; i < 7; i++) {
+      FakeSocket.last().serverClose(1006);
+      vi.advanceTimersByTime(10_000);
+    }
+    expect(delays).toEqual([499, 999, 1998, 3996, 7992, 9990, 9990]);
+    const ws = FakeSocket.last();
+    ws.open();
+    ws.receive(hello(1));
+    ws.serverClose(1006);
+    expect(delays[delays.length - 1]).toBe(499);
+    spy.mockRestore();
+    client.stop();
+  });
+});
+
+describe('pendingNewestFirst', () => {
+  it('keeps pending questions only, newest first', () => {
+    const a = question({ received_at: '2030-01-01T10:00:01Z' });
+    const b = question({ received_at: '2030-01-01T10:00:03Z' });
+    const c = question({ received_at: '2030-01-01T10:00:02Z', state: 'answered' });
+    const d = question({ received_at: '2030-01-01T10:00:02Z' });
+    expect(pendingNewestFirst([a, b, c, d]).map((q) => q.id)).toEqual([b.id, d.id, a.id]);
+  });
+});

@@ -1,0 +1,439 @@
+// Live WebSocket client for /ws/events/{id} (docs/PROTOCOL.md). Framework-agnostic:
+// the UI subscribes with onChange() and reads the public fields.
+
+import type {
+  BatchMsg,
+  ChatMessage,
+  Delta,
+  Gauges,
+  HelloMsg,
+  Question,
+  ServerMsg,
+  Snapshot,
+  SubscribeMsg,
+  Topic,
+} from './types';
+
+/**
+ * connecting   – first connection attempt, nothing received yet
+ * live         – hello received, deltas flowing
+ * reconnecting – connection lost, waiting (backoff) or re-connecting
+ * resumed      – reconnected and resumed from lastSeqTo; falls back to live after resumedHoldMs
+ * closed       – stopped (stop(), 4401, 4403, 4404): no more reconnects
+ */
+export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'resumed' | 'closed';
+
+export interface LiveError {
+  code: number;
+  message: string;
+}
+
+/** The subset of the browser WebSocket the client uses (a fake one in tests). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason?: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type SocketFactory = (url: string) => SocketLike;
+
+export interface GaugeSample {
+  /** server time (ms since epoch) of gauges.at */
+  t: number;
+  g: Gauges;
+}
+
+export interface LiveOptions {
+  url: string;
+  createSocket?: SocketFactory;
+  topics?: Topic[];
+  /** random source for the backoff jitter, [0, 1) */
+  random?: () => number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** how long "resumed" is shown before going back to "live" */
+  resumedHoldMs?: number;
+  /** no frame (the server pings every 15 s) for this long → drop and reconnect */
+  idleTimeoutMs?: number;
+  maxChat?: number;
+  gaugeHistoryMs?: number;
+  /** close code 4401: the session is gone */
+  onUnauthorized?: () => void;
+  /** close codes 4403 / 4404: not allowed / no such event; reconnecting stops */
+  onFatal?: (err: LiveError) => void;
+}
+
+export const DEFAULT_TOPICS: Topic[] = ['chat', 'questions', 'gauges', 'sources'];
+
+const FATAL_MESSAGES: Record<number, string> = {
+  4401: 'Your session has ended. Please sign in again.',
+  4403: 'You are not allowed to open this event (not a member, or this page’s origin is not allowed).',
+  4404: 'This event does not exist.',
+};
+
+/** Full-jitter exponential backoff: uniform in [0, min(cap, base·2^attempt)). */
+export function backoffDelay(
+  attempt: number,
+  random: () => number = Math.random,
+  baseMs = 500,
+  capMs = 10_000,
+): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt));
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.min(Math.floor(r * ceiling), Math.max(0, ceiling - 1));
+}
+
+export function wsUrl(
+  eventId: string,
+  loc: { protocol: string; host: string } = globalThis.location,
+): string {
+  const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
+  return `${scheme}://${loc.host}/ws/events/${encodeURIComponent(eventId)}`;
+}
+
+/** Pending questions, newest first. */
+export function pendingNewestFirst(questions: Iterable<Question>): Question[] {
+  const out: Question[] = [];
+  for (const q of questions) if (q.state === 'pending') out.push(q);
+  out.sort((a, b) => (a.received_at < b.received_at ? 1 : a.received_at > b.received_at ? -1 : 0));
+  return out;
+}
+
+function parseTime(iso: string): number {
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : NaN;
+}
+
+export class LiveClient {
+  // ---- public, read-only for consumers -------------------------------------
+  status: LiveStatus = 'connecting';
+  /** deltas replayed on the last resume (hello.replayed) */
+  replayed = 0;
+  /** the seq_to of the last batch, or hello.seq of the last snapshot */
+  lastSeqTo: number | null = null;
+  /** oldest first, at most maxChat */
+  chat: ChatMessage[] = [];
+  /** count of messages ever appended by deltas (for "N new messages") */
+  chatAppended = 0;
+  /** count of messages ever dropped from the front by the maxChat cap */
+  chatTrimmed = 0;
+  questions = new Map<string, Question>();
+  gauges: Gauges | null = null;
+  /** this session's gauges, oldest first, last gaugeHistoryMs of server time */
+  gaugeHistory: GaugeSample[] = [];
+  /** server clock − local clock, ms (estimated from hello/ping server_time) */
+  clockOffsetMs = 0;
+  error: LiveError | null = null;
+  resyncs = 0;
+  lastResyncReason: string | null = null;
+  /** incremented on every change; lets UIs cheaply detect updates */
+  rev = 0;
+
+  // ---- private --------------------------------------------------------------
+  private readonly opts: Required<
+    Omit<LiveOptions, 'onUnauthorized' | 'onFatal'>
+  > &
+    Pick<LiveOptions, 'onUnauthorized' | 'onFatal'>;
+  private ws: SocketLike | null = null;
+  private chatIds = new Set<string>();
+  private attempt = 0;
+  private stopped = true;
+  private everConnected = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private resumedTimer: ReturnType<typeof setTimeout> | null = null;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private listeners = new Set<(c: LiveClient) => void>();
+
+  constructor(options: LiveOptions) {
+    this.opts = {
+      createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+      topics: DEFAULT_TOPICS,
+      random: Math.random,
+      baseDelayMs: 500,
+      maxDelayMs: 10_000,
+      resumedHoldMs: 4_000,
+      idleTimeoutMs: 45_000,
+      maxChat: 10_000,
+      gaugeHistoryMs: 30 * 60_000,
+      ...options,
+    };
+  }
+
+  onChange(fn: (c: LiveClient) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Server clock now (ms since epoch). */
+  serverNow(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.error = null;
+    this.attempt = 0;
+    this.setStatus(this.everConnected ? 'reconnecting' : 'connecting');
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clearTimers();
+    this.dropSocket(1000, 'client stopped');
+    this.setStatus('closed');
+  }
+
+  /** Skip the backoff wait (e.g. the browser came back online). */
+  reconnectNow(): void {
+    if (this.stopped || this.ws || this.reconnectTimer === null) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.connect();
+  }
+
+  // ---- connection -----------------------------------------------------------
+
+  private connect(): void {
+    this.reconnectTimer = null;
+    let ws: SocketLike;
+    try {
+      ws = this.opts.createSocket(this.opts.url);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      const msg: SubscribeMsg = { type: 'subscribe', topics: this.opts.topics, since: this.lastSeqTo };
+      ws.send(JSON.stringify(msg));
+      this.armIdle();
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      this.armIdle();
+      this.handleRaw(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.onDisconnected(ev.code);
+    };
+    ws.onerror = () => {
+      /* a close event follows */
+    };
+  }
+
+  private dropSocket(code: number, reason: string): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close(code, reason);
+    } catch {
+      /* already closed */
+    }
+  }
+
+  private onDisconnected(code: number): void {
+    this.clearTimer('idle');
+    this.clearTimer('resumed');
+    if (this.stopped) return;
+    const message = FATAL_MESSAGES[code];
+    if (message) {
+      this.stopped = true;
+      this.clearTimers();
+      this.error = { code, message };
+      this.setStatus('closed');
+      if (code === 4401) this.opts.onUnauthorized?.();
+      else this.opts.onFatal?.(this.error);
+      return;
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delay = backoffDelay(this.attempt, this.opts.random, this.opts.baseDelayMs, this.opts.maxDelayMs);
+    this.attempt += 1;
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.setStatus('reconnecting');
+  }
+
+  private armIdle(): void {
+    this.clearTimer('idle');
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      // Half-open connection: no ping for too long. Don't wait for the browser's close.
+      this.dropSocket(4000, 'idle timeout');
+      this.onDisconnected(4000);
+    }, this.opts.idleTimeoutMs);
+  }
+
+  private clearTimer(which: 'idle' | 'resumed' | 'reconnect'): void {
+    const key = `${which}Timer` as const;
+    const t = this[key];
+    if (t !== null) clearTimeout(t);
+    this[key] = null;
+  }
+
+  private clearTimers(): void {
+    this.clearTimer('idle');
+    this.clearTimer('resumed');
+    this.clearTimer('reconnect');
+  }
+
+  private setStatus(s: LiveStatus): void {
+    this.status = s;
+    this.emit();
+  }
+
+  private emit(): void {
+    this.rev += 1;
+    for (const fn of this.listeners) fn(this);
+  }
+
+  // ---- messages ---------------------------------------------------------------
+
+  private handleRaw(raw: unknown): void {
+    if (typeof raw !== 'string') return;
+    let msg: ServerMsg;
+    try {
+      msg = JSON.parse(raw) as ServerMsg;
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg !== 'object') return;
+    switch (msg.type) {
+      case 'hello':
+        this.handleHello(msg);
+        break;
+      case 'batch':
+        this.handleBatch(msg);
+        break;
+      case 'resync':
+        this.resyncs += 1;
+        this.lastResyncReason = msg.reason ?? null;
+        this.emit();
+        break;
+      case 'ping':
+        this.noteServerTime(msg.server_time);
+        this.emit();
+        break;
+      default:
+        break; // unknown frame types are ignored (forward compatible)
+    }
+  }
+
+  private handleHello(msg: HelloMsg): void {
+    this.noteServerTime(msg.server_time);
+    this.attempt = 0;
+    this.everConnected = true;
+    if (msg.snapshot) {
+      this.replaceState(msg.snapshot);
+      this.lastSeqTo = msg.seq;
+    } else if (!msg.resumed || this.lastSeqTo === null) {
+      this.lastSeqTo = msg.seq;
+    }
+    // On a resume, lastSeqTo stays at `since`: the replayed deltas follow in batches
+    // and advance it, so a drop mid-replay resumes from the right place.
+    this.clearTimer('resumed');
+    if (msg.resumed) {
+      this.replayed = msg.replayed ?? 0;
+      this.resumedTimer = setTimeout(() => {
+        this.resumedTimer = null;
+        if (this.status === 'resumed') this.setStatus('live');
+      }, this.opts.resumedHoldMs);
+      this.setStatus('resumed');
+    } else {
+      this.replayed = 0;
+      this.setStatus('live');
+    }
+  }
+
+  private handleBatch(msg: BatchMsg): void {
+    for (const d of msg.items ?? []) this.applyDelta(d);
+    this.trimChat();
+    if (typeof msg.seq_to === 'number') this.lastSeqTo = msg.seq_to;
+    this.emit();
+  }
+
+  private applyDelta(d: Delta): void {
+    switch (d.type) {
+      case 'chat.message':
+        if (this.addChat(d.data)) this.chatAppended += 1;
+        break;
+      case 'question.created':
+        this.upsertQuestion(d.data);
+        break;
+      case 'gauges.update':
+        this.applyGauges(d.data);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private replaceState(s: Snapshot): void {
+    this.chat = [];
+    this.chatIds = new Set();
+    for (const m of s.chat ?? []) this.addChat(m);
+    this.trimChat();
+    this.questions = new Map();
+    for (const q of s.questions ?? []) this.upsertQuestion(q);
+    this.gauges = null;
+    if (s.gauges) this.applyGauges(s.gauges);
+  }
+
+  private addChat(m: ChatMessage): boolean {
+    if (!m || this.chatIds.has(m.id)) return false;
+    this.chatIds.add(m.id);
+    this.chat.push(m);
+    return true;
+  }
+
+  private trimChat(): void {
+    const excess = this.chat.length - this.opts.maxChat;
+    if (excess <= 0) return;
+    const removed = this.chat.splice(0, excess);
+    for (const m of removed) this.chatIds.delete(m.id);
+    this.chatTrimmed += removed.length;
+  }
+
+  private upsertQuestion(q: Question): void {
+    if (!q) return;
+    const cur = this.questions.get(q.id);
+    if (cur && (cur.version ?? 0) > (q.version ?? 0)) return;
+    this.questions.set(q.id, q);
+  }
+
+  private applyGauges(g: Gauges): void {
+    const t = parseTime(g.at);
+    if (this.gauges) {
+      const cur = parseTime(this.gauges.at);
+      if (Number.isFinite(cur) && Number.isFinite(t) && t < cur) return; // stale duplicate
+    }
+    this.gauges = g;
+    if (!Number.isFinite(t)) return;
+    const h = this.gaugeHistory;
+    const last = h[h.length - 1];
+    if (last && last.t === t) h[h.length - 1] = { t, g };
+    else if (!last || t > last.t) h.push({ t, g });
+    const cutoff = t - this.opts.gaugeHistoryMs;
+    let drop = 0;
+    while (drop < h.length && h[drop].t < cutoff) drop += 1;
+    if (drop > 0) h.splice(0, drop);
+  }
+
+  private noteServerTime(iso: string): void {
+    const t = parseTime(iso);
+    if (Number.isFinite(t)) this.clockOffsetMs = t - Date.now();
+  }
+}

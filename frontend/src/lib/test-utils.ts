@@ -1,0 +1,106 @@
+// A fake WebSocket for unit tests (not bundled: only imported from *.test.ts).
+
+import type { ChatMessage, Gauges, Question } from './types';
+import type { SocketLike } from './live';
+
+export class FakeSocket implements SocketLike {
+  static instances: FakeSocket[] = [];
+  readyState = 0;
+  sent: string[] = [];
+  closedWith: { code?: number; reason?: string } | null = null;
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+
+  constructor(readonly url: string) {
+    FakeSocket.instances.push(this);
+  }
+
+  static reset(): void {
+    FakeSocket.instances = [];
+  }
+
+  static last(): FakeSocket {
+    const s = FakeSocket.instances[FakeSocket.instances.length - 1];
+    if (!s) throw new Error('no socket created');
+    return s;
+  }
+
+  send(data: string): void {
+    if (this.readyState !== 1) throw new Error('send on a socket that is not open');
+    this.sent.push(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.closedWith = { code, reason };
+    this.readyState = 3;
+  }
+
+  // ---- server side ----
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+
+  receive(msg: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+
+  serverClose(code = 1006, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+
+  sentJson(): Record<string, unknown>[] {
+    return this.sent.map((s) => JSON.parse(s) as Record<string, unknown>);
+  }
+}
+
+let n = 0;
+const hex = (i: number) => i.toString(16).padStart(32, '0');
+
+export function chatMsg(over: Partial<ChatMessage> = {}): ChatMessage {
+  n += 1;
+  return {
+    id: hex(n),
+    source_id: hex(999),
+    platform: 'twitch',
+    author_id: 'a1',
+    author_name: 'alice',
+    text: `message ${n}`,
+    truncated: false,
+    is_question: false,
+    hidden: false,
+    platform_at: '2030-01-01T10:00:00Z',
+    received_at: '2030-01-01T10:00:00Z',
+    ...over,
+  };
+}
+
+export function question(over: Partial<Question> = {}): Question {
+  n += 1;
+  return {
+    id: hex(n),
+    source_id: hex(999),
+    platform: 'youtube',
+    author_name: 'bob',
+    text: `question ${n}?`,
+    state: 'pending',
+    votes: 0,
+    version: 1,
+    received_at: '2030-01-01T10:00:00Z',
+    ...over,
+  };
+}
+
+export function gauges(at: string, total = 100, mpm = 10): Gauges {
+  return {
+    at,
+    viewers: { total, by_platform: { twitch: total } },
+    messages_per_min: mpm,
+    unique_chatters_per_min: 5,
+    questions_pending: 1,
+    ingest_backlog: 0,
+  };
+}

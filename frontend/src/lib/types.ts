@@ -1,0 +1,126 @@
+// Types mirroring docs/PROTOCOL.md (console ⇄ server). Times are ISO-8601 UTC strings,
+// ids are 32-char hex strings.
+
+export type Role = 'admin' | 'ops_lead' | 'moderator' | 'host' | 'viewer';
+
+export interface User {
+  id: string;
+  username: string;
+  display_name: string;
+  role: Role;
+}
+
+export type EventStatus = 'draft' | 'live' | 'ended';
+
+export interface Event {
+  id: string;
+  slug: string;
+  title: string;
+  status: EventStatus;
+  starts_at: string | null;
+}
+
+export interface Source {
+  id: string;
+  platform: string;
+  name: string;
+  kind: 'chat' | 'qa';
+  enabled: boolean;
+}
+
+export interface EventDetail extends Event {
+  sources: Source[];
+  role: string;
+}
+
+export interface ChatMessage {
+  id: string;
+  source_id: string;
+  platform: string;
+  author_id: string;
+  author_name: string;
+  text: string;
+  truncated: boolean;
+  is_question: boolean;
+  hidden: boolean;
+  platform_at: string;
+  received_at: string;
+}
+
+export type QuestionState = 'pending' | 'approved' | 'on_deck' | 'answered' | 'rejected' | 'archived';
+
+export interface Question {
+  id: string;
+  source_id: string;
+  platform: string;
+  author_name: string;
+  text: string;
+  state: QuestionState;
+  votes: number;
+  version: number;
+  received_at: string;
+}
+
+export interface Gauges {
+  /** server time the numbers were computed */
+  at: string;
+  viewers: { total: number; by_platform: Record<string, number> };
+  messages_per_min: number;
+  unique_chatters_per_min: number;
+  questions_pending: number;
+  ingest_backlog: number;
+}
+
+/** REST error body: {"error": {"code", "message", "details"?}} */
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+// ---- WebSocket -------------------------------------------------------------
+
+export type Topic = 'chat' | 'questions' | 'gauges' | 'sources';
+
+export interface SubscribeMsg {
+  type: 'subscribe';
+  topics: Topic[];
+  since: number | null;
+}
+
+export interface Snapshot {
+  chat: ChatMessage[];
+  questions: Question[];
+  gauges: Gauges | null;
+}
+
+export interface HelloMsg {
+  type: 'hello';
+  server_time: string;
+  seq: number;
+  resumed: boolean;
+  replayed: number;
+  snapshot: Snapshot | null;
+}
+
+export type Delta =
+  | { seq: number; topic: 'chat'; type: 'chat.message'; at: string; data: ChatMessage }
+  | { seq: number; topic: 'questions'; type: 'question.created'; at: string; data: Question }
+  | { seq: number; topic: 'gauges'; type: 'gauges.update'; at: string; data: Gauges };
+
+export interface BatchMsg {
+  type: 'batch';
+  seq_from: number;
+  seq_to: number;
+  items: Delta[];
+}
+
+export interface ResyncMsg {
+  type: 'resync';
+  reason: string;
+}
+
+export interface PingMsg {
+  type: 'ping';
+  server_time: string;
+}
+
+export type ServerMsg = HelloMsg | BatchMsg | ResyncMsg | PingMsg;
