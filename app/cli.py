@@ -132,9 +132,7 @@ def cmd_event_create(args: argparse.Namespace) -> None:
     asyncio.run(main())
 
 
-def _simulated_source(
-    event_id: str, platform: str, scenario: str, **options: float
-) -> Any:
+def _simulated_source(event_id: str, platform: str, scenario: str, **options: float) -> Any:
     from app.events.models import Source
 
     return Source(

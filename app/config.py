@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db; unset runs the in-memory bus"
     )
+    redis_namespace: str = Field(
+        default="cr",
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="prefix of every Redis key, so several deployments can share one Redis",
+    )
     secret_key: str = Field(
         default="",
         description="signs session cookies; unset generates one per process (demo only)",

@@ -86,7 +86,14 @@ def make_settings(backend: str, tmp_path: Path, pg_url: str | None, **extra: Any
             secret_key="test-secret",
             **extra,
         )
-    return Settings(database_url=pg_url, redis_url=REDIS_URL, secret_key="test-secret", **extra)
+    # A namespace of its own: test runs (and the benchmark) may share this Redis.
+    return Settings(
+        database_url=pg_url,
+        redis_url=REDIS_URL,
+        redis_namespace=f"t{uuid.uuid4().hex[:12]}",
+        secret_key="test-secret",
+        **extra,
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -108,15 +115,24 @@ async def stack(settings: Settings, backend: str) -> AsyncIterator[Stack]:
             await conn.run_sync(Base.metadata.create_all)
     else:
         await _clean_postgres(db)
-        flusher = aioredis.from_url(REDIS_URL)
-        await flusher.flushdb()
-        await flusher.aclose()
     bus = make_bus(settings)
     try:
         yield Stack(backend, settings, db, bus)
     finally:
+        if backend == "real":
+            await _drop_namespace(settings.redis_namespace)
         await bus.close()
         await db.dispose()
+
+
+async def _drop_namespace(namespace: str) -> None:
+    redis = aioredis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{namespace}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
 
 
 @dataclass

@@ -8,7 +8,11 @@ def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
         from app.bus.redis import RedisBus
 
-        return RedisBus(settings.redis_url, live_retention=settings.live_retention)
+        return RedisBus(
+            settings.redis_url,
+            live_retention=settings.live_retention,
+            namespace=settings.redis_namespace,
+        )
     from app.bus.memory import MemoryBus
 
     return MemoryBus(live_retention=settings.live_retention)

@@ -39,10 +39,6 @@ return {first, last}
 """
 
 
-def _k(event_id: str, suffix: str) -> str:
-    return f"cr:{{{event_id}}}:{suffix}"
-
-
 def _batch_from_fields(fields: dict[bytes, bytes]) -> LiveBatch:
     topics = tuple(fields[b"p"].decode().split(","))
     items = tuple(fields[b"d"].split(b"\n"))
@@ -50,11 +46,18 @@ def _batch_from_fields(fields: dict[bytes, bytes]) -> LiveBatch:
 
 
 class RedisBus(Bus):
-    def __init__(self, url: str, *, live_retention: int = 20_000) -> None:
-        self.redis = aioredis.from_url(url, decode_responses=False, max_connections=256)
+    def __init__(self, url: str, *, live_retention: int = 20_000, namespace: str = "cr") -> None:
+        # Blocking reads wait at most a few seconds, well inside the socket timeout.
+        self.redis = aioredis.from_url(
+            url, decode_responses=False, max_connections=256, socket_timeout=15
+        )
         self.live_retention = live_retention
+        self.ns = namespace
         self._publish = self.redis.register_script(_PUBLISH_LUA)
         self._groups_ready: set[str] = set()
+
+    def _k(self, event_id: str, suffix: str) -> str:
+        return f"{self.ns}:{{{event_id}}}:{suffix}"
 
     async def _ensure_group(self, key: str, group: str) -> None:
         if key in self._groups_ready:
@@ -68,7 +71,7 @@ class RedisBus(Bus):
 
     # -- ingest --
     async def add_ingest(self, event_id: str, payloads: Sequence[bytes]) -> list[str]:
-        key = _k(event_id, "ingest")
+        key = self._k(event_id, "ingest")
         async with self.redis.pipeline(transaction=False) as pipe:
             for payload in payloads:
                 pipe.xadd(key, {b"e": payload})
@@ -81,7 +84,7 @@ class RedisBus(Bus):
         if not event_ids:
             await asyncio.sleep(block_ms / 1000)
             return []
-        keys = {_k(e, "ingest"): e for e in event_ids}
+        keys = {self._k(e, "ingest"): e for e in event_ids}
         for key in keys:
             await self._ensure_group(key, PIPELINE_GROUP)
         try:
@@ -93,7 +96,8 @@ class RedisBus(Bus):
                 block=block_ms or None,
             )
         except ResponseError as exc:
-            if "NOGROUP" in str(exc):  # the stream was deleted under us: recreate
+            # The stream (and its group) was deleted under us: recreate on the next read.
+            if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
                 self._groups_ready.difference_update(keys)
                 return []
             raise
@@ -106,14 +110,14 @@ class RedisBus(Bus):
 
     async def ack_ingest(self, event_id: str, entry_ids: Sequence[str]) -> None:
         if entry_ids:
-            await self.redis.xack(_k(event_id, "ingest"), PIPELINE_GROUP, *entry_ids)
+            await self.redis.xack(self._k(event_id, "ingest"), PIPELINE_GROUP, *entry_ids)
 
     async def claim_stale_ingest(
         self, consumer: str, event_ids: Sequence[str], min_idle_ms: int, count: int
     ) -> list[IngestEntry]:
         out: list[IngestEntry] = []
         for event_id in event_ids:
-            key = _k(event_id, "ingest")
+            key = self._k(event_id, "ingest")
             await self._ensure_group(key, PIPELINE_GROUP)
             _next, entries, *_ = await self.redis.xautoclaim(
                 key, PIPELINE_GROUP, consumer, min_idle_ms, start_id="0-0", count=count
@@ -126,7 +130,7 @@ class RedisBus(Bus):
         return out
 
     async def ingest_backlog(self, event_id: str) -> int:
-        key = _k(event_id, "ingest")
+        key = self._k(event_id, "ingest")
         try:
             groups = await self.redis.xinfo_groups(key)
         except ResponseError:
@@ -139,11 +143,14 @@ class RedisBus(Bus):
 
     async def add_dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
         await self.redis.xadd(
-            _k(event_id, "dead"), {b"r": reason, b"e": payload}, maxlen=10_000, approximate=True
+            self._k(event_id, "dead"),
+            {b"r": reason, b"e": payload},
+            maxlen=10_000,
+            approximate=True,
         )
 
     async def dead_letters(self, event_id: str, count: int = 100) -> list[tuple[str, bytes]]:
-        entries = await self.redis.xrevrange(_k(event_id, "dead"), count=count)
+        entries = await self.redis.xrevrange(self._k(event_id, "dead"), count=count)
         return [(f[b"r"].decode(), f[b"e"]) for _id, f in entries]
 
     # -- live --
@@ -153,7 +160,7 @@ class RedisBus(Bus):
             args.append(topic)
             args.append(item)
         first, last = await self._publish(
-            keys=[_k(event_id, "seq"), _k(event_id, "live")], args=args
+            keys=[self._k(event_id, "seq"), self._k(event_id, "live")], args=args
         )
         first, last = int(first), int(last)
         return LiveBatch(
@@ -164,14 +171,14 @@ class RedisBus(Bus):
         )
 
     async def live_seq(self, event_id: str) -> int:
-        value = await self.redis.get(_k(event_id, "seq"))
+        value = await self.redis.get(self._k(event_id, "seq"))
         return int(value or 0)
 
     async def read_live(
         self, event_id: str, after_seq: int, block_ms: int, count: int = 100
     ) -> list[LiveBatch]:
         resp = await self.redis.xread(
-            {_k(event_id, "live"): f"{after_seq}-0"}, count=count, block=block_ms or None
+            {self._k(event_id, "live"): f"{after_seq}-0"}, count=count, block=block_ms or None
         )
         return [
             _batch_from_fields(fields) for _key, entries in resp or [] for _id, fields in entries
@@ -183,7 +190,7 @@ class RedisBus(Bus):
             return None  # the console saw a future we do not have (a reset store)
         if since == current:
             return []
-        entries = await self.redis.xrange(_k(event_id, "live"), min=f"({since}-0", max="+")
+        entries = await self.redis.xrange(self._k(event_id, "live"), min=f"({since}-0", max="+")
         batches = [_batch_from_fields(fields) for _id, fields in entries]
         if not batches or batches[0].seq_from > since + 1:
             return None
@@ -192,14 +199,14 @@ class RedisBus(Bus):
 
     # -- commands --
     async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str:
-        key = _k(event_id, f"cmd:{source_id}")
+        key = self._k(event_id, f"cmd:{source_id}")
         entry_id = await self.redis.xadd(key, {b"c": payload}, maxlen=10_000, approximate=True)
         return str(entry_id.decode())
 
     async def read_commands(
         self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
     ) -> list[CommandEntry]:
-        key = _k(event_id, f"cmd:{source_id}")
+        key = self._k(event_id, f"cmd:{source_id}")
         await self._ensure_group(key, COMMAND_GROUP)
         # Our own pending first: commands a previous run of this connector took but
         # never acknowledged (it crashed mid-action).
@@ -214,21 +221,24 @@ class RedisBus(Bus):
 
     async def ack_command(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
         if entry_ids:
-            await self.redis.xack(_k(event_id, f"cmd:{source_id}"), COMMAND_GROUP, *entry_ids)
+            await self.redis.xack(self._k(event_id, f"cmd:{source_id}"), COMMAND_GROUP, *entry_ids)
 
     # -- active events --
     async def mark_event_active(self, event_id: str) -> None:
-        await self.redis.sadd("cr:events", event_id)
+        await self.redis.sadd(f"{self.ns}:events", event_id)
 
     async def active_events(self) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers("cr:events"))
+        return sorted(m.decode() for m in await self.redis.smembers(f"{self.ns}:events"))
 
     # -- gauges --
     async def record_activity(
         self, event_id: str, minute: int, messages: int, author_ids: Iterable[str]
     ) -> None:
         authors = list(author_ids)
-        count_key, users_key = _k(event_id, f"act:m:{minute}"), _k(event_id, f"act:u:{minute}")
+        count_key, users_key = (
+            self._k(event_id, f"act:m:{minute}"),
+            self._k(event_id, f"act:u:{minute}"),
+        )
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.incrby(count_key, messages)
             pipe.expire(count_key, ACTIVITY_TTL_S)
@@ -239,21 +249,21 @@ class RedisBus(Bus):
 
     async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(_k(event_id, f"act:m:{minute}"))
-            pipe.pfcount(_k(event_id, f"act:u:{minute}"))
+            pipe.get(self._k(event_id, f"act:m:{minute}"))
+            pipe.pfcount(self._k(event_id, f"act:u:{minute}"))
             messages, uniques = await pipe.execute()
         return int(messages or 0), int(uniques or 0)
 
     async def set_viewers(self, event_id: str, platform: str, count: int) -> None:
-        await self.redis.hset(_k(event_id, "viewers"), platform, count)
+        await self.redis.hset(self._k(event_id, "viewers"), platform, count)
 
     async def read_viewers(self, event_id: str) -> dict[str, int]:
-        raw = await self.redis.hgetall(_k(event_id, "viewers"))
+        raw = await self.redis.hgetall(self._k(event_id, "viewers"))
         return {k.decode(): int(v) for k, v in raw.items()}
 
     # -- leases --
     async def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:
-        key = f"cr:lease:{name}"
+        key = f"{self.ns}:lease:{name}"
         if await self.redis.set(key, owner, nx=True, px=ttl_ms):
             return True
         # Renew only if we still hold it (compare-and-set in one script).
@@ -272,7 +282,7 @@ class RedisBus(Bus):
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
             "return redis.call('DEL', KEYS[1]) else return 0 end",
             1,
-            f"cr:lease:{name}",
+            f"{self.ns}:lease:{name}",
             owner,
         )
 

@@ -76,6 +76,17 @@ class PipelineWorker:
         self._events = await self.bus.active_events()
 
     async def _ingest_loop(self) -> None:
+        while True:
+            try:
+                await self._ingest_forever()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The bus or the database is away: keep the worker, retry shortly.
+                log.exception("pipeline read failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def _ingest_forever(self) -> None:
         next_claim = 0.0
         next_refresh = 0.0
         while True:

@@ -111,7 +111,7 @@ class EventFeed:
         while True:
             try:
                 batches = await self.hub.bus.read_live(
-                    self.event_id, self.read_seq, block_ms=5_000, count=500
+                    self.event_id, self.read_seq, block_ms=2_000, count=500
                 )
             except asyncio.CancelledError:
                 raise

@@ -32,9 +32,7 @@ def chat(seeded: Seeded, pmid: str, text: str) -> bytes:
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
-async def test_log_in_and_see_live_chat_as_text(
-    stack: Stack, seeded: Seeded, browser: Any
-) -> None:
+async def test_log_in_and_see_live_chat_as_text(stack: Stack, seeded: Seeded, browser: Any) -> None:
     import asyncio
 
     app = create_app(stack.settings, db=stack.db, bus=stack.bus)

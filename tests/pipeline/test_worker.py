@@ -197,11 +197,10 @@ async def test_gauges_from_viewers_and_activity(stack: Stack, seeded: Seeded) ->
     assert gauges["unique_chatters_per_min"] >= 3
     from app.metrics.models import MetricSample
 
+    minute_start = now.replace(second=0, microsecond=0)
     async with stack.db.sessions() as session:
-        samples = {
-            (s.metric, s.dimension): s.value
-            for s in (await session.scalars(select(MetricSample))).all()
-        }
+        rows = (await session.scalars(select(MetricSample))).all()
+    samples = {(s.metric, s.dimension): s.value for s in rows if s.bucket_at == minute_start}
     assert samples[("viewers", "total")] == 200
     assert samples[("messages_per_min", "total")] == 9
     assert samples[("unique_chatters_per_min", "total")] == 3
