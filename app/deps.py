@@ -20,15 +20,15 @@ from app.events.models import Event
 
 
 def get_settings_dep(conn: HTTPConnection) -> Settings:
-    return conn.app.state.settings  # type: ignore[no-any-return]
+    return conn.app.state.settings
 
 
 def get_db(conn: HTTPConnection) -> Database:
-    return conn.app.state.db  # type: ignore[no-any-return]
+    return conn.app.state.db
 
 
 def get_bus(conn: HTTPConnection) -> Bus:
-    return conn.app.state.bus  # type: ignore[no-any-return]
+    return conn.app.state.bus
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

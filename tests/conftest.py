@@ -42,24 +42,31 @@ BACKENDS = ["embedded", "real"]
 def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for this test session, migrated to head."""
     name = f"cr_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
     from app.cli import migrate
 
-    migrate(Settings(database_url=url))
-    try:
+    with scratch_postgres(name) as url:
+        migrate(Settings(database_url=url))
         yield url
+
+
+async def pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.close()
+
+
+@contextlib.contextmanager
+def scratch_postgres(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; yields its async URL."""
+    asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @dataclass

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import inspect
 
 from app.cli import migrate
 from app.config import Settings
 from app.db import make_engine
 from app.models import Base
-from tests.conftest import POSTGRES_ADMIN_DSN
+from tests.conftest import scratch_postgres
 
 
 async def _tables(url: str) -> set[str]:
@@ -38,19 +38,19 @@ def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
 
 
 def test_postgres_upgrade_downgrade_upgrade() -> None:
-    name = "cr_migrations_test"
+    with scratch_postgres(f"cr_migrations_{uuid.uuid4().hex[:8]}") as url:
+        _round_trip(url)
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
 
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        _round_trip(f"{base}/{name}")
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def test_models_and_migrations_agree(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from app.config import ROOT
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'check.db'}"
+    migrate(Settings(database_url=url))
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.check(config)  # raises when a model change has no migration

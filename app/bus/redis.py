@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -48,7 +49,8 @@ def _batch_from_fields(fields: dict[bytes, bytes]) -> LiveBatch:
 class RedisBus(Bus):
     def __init__(self, url: str, *, live_retention: int = 20_000, namespace: str = "cr") -> None:
         # Blocking reads wait at most a few seconds, well inside the socket timeout.
-        self.redis = aioredis.from_url(
+        # redis-py's response types are unions of every RESP shape; we read bytes.
+        self.redis: Any = aioredis.from_url(
             url, decode_responses=False, max_connections=256, socket_timeout=15
         )
         self.live_retention = live_retention

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat.models import ChatMessage
@@ -15,16 +14,17 @@ from app.questions.models import Question
 _CHUNK = 1000  # rows per statement: stays under SQLite's and asyncpg's bind limits
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT with ON CONFLICT, in the dialect of the session's database."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 async def insert_new(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], unique: Sequence[str]
+    session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], unique: Sequence[str]
 ) -> set[str]:
     """Inserts rows, skipping those that already exist; returns the ids actually inserted.
 

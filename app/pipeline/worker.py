@@ -283,7 +283,8 @@ def _author(env: Envelope) -> tuple[str, str]:
     return env.author.id, env.author.name or env.author.id
 
 
-def _chat_row(env: Envelope, *, is_question: bool) -> dict[str, Any]:
+def _message_row(env: Envelope) -> dict[str, Any]:
+    """The columns a chat line and a question share (PlatformMessageColumns)."""
     author_id, author_name = _author(env)
     return {
         "id": env.row_id,
@@ -294,34 +295,29 @@ def _chat_row(env: Envelope, *, is_question: bool) -> dict[str, Any]:
         "author_id": author_id,
         "author_name": author_name,
         "text": env.text or "",
-        "truncated": env.truncated,
-        "is_question": is_question,
-        "hidden": False,
         "platform_at": env.platform_at,
         "received_at": env.ingest_at,
         "created_at": datetime.now(UTC),
     }
 
 
-def _question_row(env: Envelope) -> dict[str, Any]:
-    author_id, author_name = _author(env)
-    now = datetime.now(UTC)
+def _chat_row(env: Envelope, *, is_question: bool) -> dict[str, Any]:
     return {
-        "id": env.row_id,
-        "event_id": env.event_id,
-        "source_id": env.source_id,
-        "platform": env.platform,
-        "platform_message_id": env.platform_message_id,
-        "author_id": author_id,
-        "author_name": author_name,
-        "text": env.text or "",
+        **_message_row(env),
+        "truncated": env.truncated,
+        "is_question": is_question,
+        "hidden": False,
+    }
+
+
+def _question_row(env: Envelope) -> dict[str, Any]:
+    row = _message_row(env)
+    return {
+        **row,
         "state": QuestionState.pending.value,
         "votes": int(env.data.get("votes", 0) or 0),
         "version": 1,
-        "platform_at": env.platform_at,
-        "received_at": env.ingest_at,
-        "created_at": now,
-        "updated_at": now,
+        "updated_at": row["created_at"],
     }
 
 
