@@ -20,7 +20,7 @@ from app.db import Database
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.ws.hub import Hub
-from app.ws.router import router as ws_router
+from app.ws.router import ConsoleSocketMiddleware
 from app.ws.snapshot import snapshot_loader
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(auth_router)
     app.include_router(events_router)
-    app.include_router(ws_router)
+    app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

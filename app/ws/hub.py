@@ -14,12 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from starlette.websockets import WebSocket
 
 from app.bus import Bus, LiveBatch
 from app.ws import protocol
@@ -27,6 +25,12 @@ from app.ws import protocol
 log = logging.getLogger(__name__)
 
 SnapshotLoader = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+class TextSink(Protocol):
+    async def send_text(self, text: str) -> None: ...
+
+
 Item = tuple[int, str, bytes]  # (seq, topic, serialised delta)
 
 PING_INTERVAL_S = 15.0
@@ -49,23 +53,25 @@ class Console:
         "sent_seq",
         "skip_until",
         "topics",
-        "wake",
+        "waiter",
         "ws",
     )
 
-    def __init__(self, ws: WebSocket, topics: frozenset[str], max_frames: int, max_bytes: int):
+    def __init__(self, ws: TextSink, topics: frozenset[str], max_frames: int, max_bytes: int):
         self.ws = ws
         self.topics = topics
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self.queue: deque[str] = deque()
+        # A list, not a deque: it is bounded by max_frames, and an empty deque costs
+        # ~600 bytes, which at thousands of idle consoles is most of their memory.
+        self.queue: list[str] = []
         self.queued_bytes = 0
         self.skip_until = 0  # deltas up to here came with the hello or the replay
         self.sent_seq = 0  # the last seq_to queued for it
         self.gauges_slot: str | None = None
         self.needs_resync = False
         self.resyncs = 0
-        self.wake = asyncio.Event()
+        self.waiter: asyncio.Future[None] | None = None  # the sender, asleep
         self.sender: asyncio.Task[None] | None = None
 
     @property
@@ -85,7 +91,21 @@ class Console:
             self.queue.append(frame)
             self.queued_bytes += len(frame)
             self.sent_seq = max(self.sent_seq, seq_to)
-        self.wake.set()
+        self.wake()
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.queue) or self.needs_resync or self.gauges_slot is not None
+
+    async def sleep(self) -> None:
+        """Waits until offer() gives the sender something to do."""
+        if not self.has_work:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
 
 
 class EventFeed:
@@ -246,7 +266,7 @@ class Hub:
                     await feed.stop()
 
     async def attach(
-        self, ws: WebSocket, event_id: str, topics: frozenset[str], since: int | None
+        self, ws: TextSink, event_id: str, topics: frozenset[str], since: int | None
     ) -> Console:
         """Greets the console (snapshot or replay), then joins it to the live feed."""
         feed = await self._feed(event_id)
@@ -284,15 +304,14 @@ class Hub:
         ws = console.ws
         try:
             while True:
-                await console.wake.wait()
-                console.wake.clear()
+                await console.sleep()
                 if console.needs_resync:
                     console.needs_resync = False
                     await ws.send_text(protocol.resync_frame("console fell too far behind"))
                     await self._greet(console, feed)
                     continue
                 while console.queue and not console.needs_resync:
-                    frame = console.queue.popleft()
+                    frame = console.queue.pop(0)
                     console.queued_bytes -= len(frame)
                     if console.gauges_slot is not None and not console.lagging:
                         frame = protocol.splice_item(frame, console.gauges_slot)
