@@ -32,15 +32,20 @@ async def insert_new(
     by every worker, so a redelivered message can never make a second row.
     """
     inserted: set[str] = set()
+    if not rows:
+        return inserted
+    # Perf (bench/live10 profile): one statement executed with a list of parameter
+    # sets, which SQLAlchemy's "insertmanyvalues" sends as multi-row VALUES batches.
+    # Its compiled form is cached; `.values(list_of_rows)` was compiled anew for every
+    # batch and took half of the worker's CPU at 2,000 msgs/s.
+    stmt = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(table.c.id)
+    )
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        stmt = (
-            _insert(session, table)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=list(unique))
-            .returning(table.c.id)
-        )
-        result = await session.execute(stmt)
+        result = await session.execute(stmt, list(chunk))
         inserted.update(result.scalars().all())
     return inserted
 
