@@ -47,7 +47,10 @@ class Settings(BaseSettings):
         description="deltas kept per event for console resume before a resync is needed",
     )
     batch_interval_ms: int = Field(
-        default=50, ge=5, le=1000, description="how often the hub flushes batches to consoles"
+        default=25,
+        ge=5,
+        le=50,
+        description="the hub sends each console at most one frame per interval",
     )
     console_queue_frames: int = Field(
         default=200, ge=4, description="frames a console may lag before it gets a resync"

@@ -71,7 +71,9 @@ def make_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout on the hot path; a dropped
+    # connection fails its batch, which stays pending and is retried.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -117,7 +117,16 @@ def summary_table(r: dict[str, Any]) -> str:
             _fmt(naive.get("reader_lag_items")),
         ),
         ("RSS KiB per idle console", _fmt(r.get("rss_kib_per_idle_console"), 1), ""),
-        ("deliveries per CPU-s ratio", _fmt(r.get("ratio_deliveries_per_cpu"), 1), ""),
+        (
+            "deliveries per CPU-s ratio (serve vs peer)",
+            _fmt(r.get("ratio_deliveries_per_cpu"), 1),
+            "",
+        ),
+        (
+            "  with the shared pipeline's CPU on both sides",
+            _fmt(r.get("ratio_deliveries_per_cpu_with_pipeline"), 1),
+            "",
+        ),
     ]
     w0 = max(len(a) for a, _, _ in rows)
     w1 = max(len(b) for _, b, _ in rows)

@@ -128,6 +128,8 @@ class PipelineWorker:
         by_event: dict[str, list[IngestEntry]] = defaultdict(list)
         for entry in entries:
             by_event[entry.event_id].append(entry)
+        # One event after another: each publishes as soon as its own rows are committed,
+        # so the hub gets a steady flow rather than every event's deltas in one burst.
         for event_id, event_entries in by_event.items():
             await self._process_event(event_id, event_entries)
             await self.bus.ack_ingest(event_id, [e.entry_id for e in event_entries])
@@ -233,11 +235,12 @@ class PipelineWorker:
         ]
         deltas += other
 
+        # Consoles first: the counters below only feed the next gauge tick.
+        if deltas:
+            await self.bus.publish_live(event_id, deltas)
         await self._record_activity(event_id, [r for r in chat_rows if r["id"] in new_chat])
         for platform, (_at, count) in viewers.items():
             await self.bus.set_viewers(event_id, platform, count)
-        if deltas:
-            await self.bus.publish_live(event_id, deltas)
 
     async def _record_activity(self, event_id: str, rows: list[dict[str, Any]]) -> None:
         by_minute: dict[int, list[str]] = defaultdict(list)
