@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 SnapshotLoader = Callable[[str], Awaitable[dict[str, Any]]]
 
 
-class TextSink(Protocol):
-    async def send_text(self, text: str) -> None: ...
+class FrameSink(Protocol):
+    async def send_frame(self, frame: bytes) -> None: ...
 
 
 Item = tuple[int, str, bytes]  # (seq, topic, serialised delta)
@@ -57,18 +57,18 @@ class Console:
         "ws",
     )
 
-    def __init__(self, ws: TextSink, topics: frozenset[str], max_frames: int, max_bytes: int):
+    def __init__(self, ws: FrameSink, topics: frozenset[str], max_frames: int, max_bytes: int):
         self.ws = ws
         self.topics = topics
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         # A list, not a deque: it is bounded by max_frames, and an empty deque costs
         # ~600 bytes, which at thousands of idle consoles is most of their memory.
-        self.queue: list[str] = []
+        self.queue: list[bytes] = []
         self.queued_bytes = 0
         self.skip_until = 0  # deltas up to here came with the hello or the replay
         self.sent_seq = 0  # the last seq_to queued for it
-        self.gauges_slot: str | None = None
+        self.gauges_slot: bytes | None = None
         self.needs_resync = False
         self.resyncs = 0
         self.waiter: asyncio.Future[None] | None = None  # the sender, asleep
@@ -78,7 +78,7 @@ class Console:
     def lagging(self) -> bool:
         return len(self.queue) >= max(2, self.max_frames // 4)
 
-    def offer(self, frame: str, seq_to: int) -> None:
+    def offer(self, frame: bytes, seq_to: int) -> None:
         if self.needs_resync:
             return
         if len(self.queue) >= self.max_frames or self.queued_bytes + len(frame) > self.max_bytes:
@@ -184,14 +184,14 @@ class EventFeed:
             items.append(gauges)
             self.last_gauges = gauges[2]
 
-        shared: dict[frozenset[str], str | None] = {}
+        shared: dict[frozenset[str], bytes | None] = {}
         for console in self.consoles:
             if console.skip_until >= seq_to:
                 continue
             lagging = console.lagging
             topics = console.topics - protocol.COALESCED_TOPICS if lagging else console.topics
             if lagging and gauges is not None and "gauges" in console.topics:
-                console.gauges_slot = gauges[2].decode()
+                console.gauges_slot = gauges[2]
             if console.skip_until >= seq_from:
                 # Joined mid-flush: only what its hello or replay did not hold.
                 frame = _frame(seq_from, seq_to, items, topics, console.skip_until)
@@ -219,7 +219,7 @@ class EventFeed:
 
 def _frame(
     seq_from: int, seq_to: int, items: list[Item], topics: frozenset[str], after: int
-) -> str | None:
+) -> bytes | None:
     chosen = [item for seq, topic, item in items if topic in topics and seq > after]
     if not chosen:
         return None
@@ -266,14 +266,14 @@ class Hub:
                     await feed.stop()
 
     async def attach(
-        self, ws: TextSink, event_id: str, topics: frozenset[str], since: int | None
+        self, ws: FrameSink, event_id: str, topics: frozenset[str], since: int | None
     ) -> Console:
         """Greets the console (snapshot or replay), then joins it to the live feed."""
         feed = await self._feed(event_id)
         console = Console(ws, topics, self.console_queue_frames, self.console_queue_bytes)
         replay = await self.bus.live_since(event_id, since) if since is not None else None
         if since is not None and replay is None:
-            await ws.send_text(
+            await ws.send_frame(
                 protocol.resync_frame(f"deltas after {since} are past retention: new snapshot")
             )
         if replay is not None:
@@ -282,11 +282,11 @@ class Hub:
             feed.add(console)
             frames = _replay_frames(replay, topics)
             replayed = sum(n for _, n in frames)
-            await ws.send_text(
+            await ws.send_frame(
                 protocol.hello_frame(console.skip_until, None, resumed=True, replayed=replayed)
             )
             for frame, _ in frames:
-                await ws.send_text(frame)
+                await ws.send_frame(frame)
         else:
             await self._greet(console, feed)
         console.sender = asyncio.create_task(self._send_loop(console, feed))
@@ -298,7 +298,7 @@ class Hub:
         feed.add(console)
         snapshot = await self.snapshot_loader(feed.event_id)
         snapshot["gauges"] = orjson.loads(feed.last_gauges)["data"] if feed.last_gauges else None
-        await console.ws.send_text(protocol.hello_frame(seq, snapshot, resumed=False, replayed=0))
+        await console.ws.send_frame(protocol.hello_frame(seq, snapshot, resumed=False, replayed=0))
 
     async def _send_loop(self, console: Console, feed: EventFeed) -> None:
         ws = console.ws
@@ -307,7 +307,7 @@ class Hub:
                 await console.sleep()
                 if console.needs_resync:
                     console.needs_resync = False
-                    await ws.send_text(protocol.resync_frame("console fell too far behind"))
+                    await ws.send_frame(protocol.resync_frame("console fell too far behind"))
                     await self._greet(console, feed)
                     continue
                 while console.queue and not console.needs_resync:
@@ -316,11 +316,11 @@ class Hub:
                     if console.gauges_slot is not None and not console.lagging:
                         frame = protocol.splice_item(frame, console.gauges_slot)
                         console.gauges_slot = None
-                    await ws.send_text(frame)
+                    await ws.send_frame(frame)
                 if console.gauges_slot is not None and not console.queue:
                     gauges, console.gauges_slot = console.gauges_slot, None
                     seq = console.sent_seq
-                    await ws.send_text(protocol.batch_frame(seq, seq, [gauges.encode()]))
+                    await ws.send_frame(protocol.batch_frame(seq, seq, [gauges]))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away: the receive side cleans up
@@ -346,9 +346,9 @@ class Hub:
         self.feeds.clear()
 
 
-def _replay_frames(batches: list[LiveBatch], topics: frozenset[str]) -> list[tuple[str, int]]:
+def _replay_frames(batches: list[LiveBatch], topics: frozenset[str]) -> list[tuple[bytes, int]]:
     """The replayed deltas as frames of bounded size, with how many items each holds."""
-    frames: list[tuple[str, int]] = []
+    frames: list[tuple[bytes, int]] = []
     chosen: list[bytes] = []
     start = batches[0].seq_from if batches else 0
     for batch in batches:

@@ -14,19 +14,26 @@ DEFAULT_TOPICS = frozenset({"chat", "questions", "gauges", "sources"})
 COALESCED_TOPICS = frozenset({"gauges"})
 
 
-def batch_frame(seq_from: int, seq_to: int, items: Sequence[bytes]) -> str:
+# Frames are UTF-8 JSON sent as binary WebSocket messages: built once per topic set,
+# the same bytes are written to every console. As text frames, the server would
+# re-encode each frame for each console (14% of a serve process's CPU under load).
+
+
+def batch_frame(seq_from: int, seq_to: int, items: Sequence[bytes]) -> bytes:
     """Splices already-serialised items into one frame: no item is encoded again."""
     head = b'{"type":"batch","seq_from":%d,"seq_to":%d,"items":[' % (seq_from, seq_to)
-    return (head + b",".join(items) + b"]}").decode()
+    return head + b",".join(items) + b"]}"
 
 
-def splice_item(frame: str, item: str) -> str:
+def splice_item(frame: bytes, item: bytes) -> bytes:
     """Adds one more item at the end of a batch frame's items."""
     body = frame[:-2]
-    return f"{body}{',' if not body.endswith('[') else ''}{item}]}}"
+    return body + (b"" if body.endswith(b"[") else b",") + item + b"]}"
 
 
-def hello_frame(seq: int, snapshot: dict[str, Any] | None, *, resumed: bool, replayed: int) -> str:
+def hello_frame(
+    seq: int, snapshot: dict[str, Any] | None, *, resumed: bool, replayed: int
+) -> bytes:
     return orjson.dumps(
         {
             "type": "hello",
@@ -36,15 +43,15 @@ def hello_frame(seq: int, snapshot: dict[str, Any] | None, *, resumed: bool, rep
             "replayed": replayed,
             "snapshot": snapshot,
         }
-    ).decode()
+    )
 
 
-def resync_frame(reason: str) -> str:
-    return orjson.dumps({"type": "resync", "reason": reason}).decode()
+def resync_frame(reason: str) -> bytes:
+    return orjson.dumps({"type": "resync", "reason": reason})
 
 
-def ping_frame() -> str:
-    return orjson.dumps({"type": "ping", "server_time": datetime.now(UTC)}).decode()
+def ping_frame() -> bytes:
+    return orjson.dumps({"type": "ping", "server_time": datetime.now(UTC)})
 
 
 class SubscribeError(ValueError):

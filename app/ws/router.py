@@ -48,15 +48,15 @@ def origin_allowed(scope: Scope, settings: Settings) -> bool:
 
 
 class ConsoleSocket:
-    """What the hub needs of a console's socket: sending text frames."""
+    """What the hub needs of a console's socket: sending a frame's bytes."""
 
     __slots__ = ("_send",)
 
     def __init__(self, send: Send) -> None:
         self._send = send
 
-    async def send_text(self, text: str) -> None:
-        await self._send({"type": "websocket.send", "text": text})
+    async def send_frame(self, frame: bytes) -> None:
+        await self._send({"type": "websocket.send", "bytes": frame})
 
 
 async def _refusal(scope: Scope, event_id: str) -> tuple[int, str] | None:

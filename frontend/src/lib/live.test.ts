@@ -182,6 +182,19 @@ describe('resync', () => {
   });
 });
 
+describe('binary frames', () => {
+  it('decodes UTF-8 JSON from binary frames, as the server sends them', () => {
+    const client = make();
+    const ws = FakeSocket.last();
+    ws.open();
+    ws.receiveBinary(hello(5));
+    expect(client.status).toBe('live');
+    const text = 'naïve question — 日本語? <img src=x>';
+    ws.receiveBinary(batch(6, 6, [chatDelta(6, chatMsg({ id: 'b1', text }))]));
+    expect(client.chat.map((m) => m.text)).toEqual([text]);
+  });
+});
+
 describe('status', () => {
   it('goes connecting → live → reconnecting → resumed → live', () => {
     const seen: string[] = [];

@@ -41,6 +41,8 @@ export interface SocketLike {
 
 export type SocketFactory = (url: string) => SocketLike;
 
+const utf8 = new TextDecoder();
+
 export interface GaugeSample {
   /** server time (ms since epoch) of gauges.at */
   t: number;
@@ -150,7 +152,11 @@ export class LiveClient {
 
   constructor(options: LiveOptions) {
     this.opts = {
-      createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+      createSocket: (url) => {
+        const ws = new WebSocket(url);
+        ws.binaryType = 'arraybuffer';
+        return ws as unknown as SocketLike;
+      },
       topics: DEFAULT_TOPICS,
       random: Math.random,
       baseDelayMs: 500,
@@ -303,6 +309,9 @@ export class LiveClient {
   // ---- messages ---------------------------------------------------------------
 
   private handleRaw(raw: unknown): void {
+    // The server sends UTF-8 JSON as binary frames (built once, written to every
+    // console as they are); text frames are accepted too.
+    if (raw instanceof ArrayBuffer) raw = utf8.decode(raw);
     if (typeof raw !== 'string') return;
     let msg: ServerMsg;
     try {

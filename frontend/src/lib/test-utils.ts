@@ -47,6 +47,11 @@ export class FakeSocket implements SocketLike {
     this.onmessage?.({ data: JSON.stringify(msg) });
   }
 
+  /** As the server sends it: UTF-8 JSON in a binary frame. */
+  receiveBinary(msg: unknown): void {
+    this.onmessage?.({ data: new TextEncoder().encode(JSON.stringify(msg)).buffer });
+  }
+
   serverClose(code = 1006, reason = ''): void {
     this.readyState = 3;
     this.onclose?.({ code, reason });
