@@ -163,11 +163,11 @@ async def prepare_demo(settings: Settings) -> tuple[str, str, str]:
         event = await repository.event_by_slug(session, "demo-webinar")
         if event is None:
             event = await service.create_event(session, "demo-webinar", "Demo webinar: Launch Day")
-            # Twice the scenario's pace and three times its chat, so that a first look
+            # Three times the scenario's pace and five times its chat, so that a first look
             # sees questions and gauges move within seconds.
             for platform in ("twitch", "youtube", "zoom"):
                 session.add(
-                    _simulated_source(event.id, platform, "demo", speed=2.0, rate_scale=3.0)
+                    _simulated_source(event.id, platform, "demo", speed=3.0, rate_scale=5.0)
                 )
         await session.commit()
         link_token = auth.make_login_link(user.id, settings.effective_secret())
