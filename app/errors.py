@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -13,10 +14,11 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(self, message: str, *, details: Any = None, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.extra = extra  # more fields for the error body, e.g. "current" on a 409
 
 
 class NotAuthenticated(AppError):
@@ -44,8 +46,8 @@ class Conflict(AppError):
     code = "conflict"
 
 
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message}
+def error_body(code: str, message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, **extra}
     if details is not None:
         body["details"] = details
     return {"error": body}
@@ -55,7 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.code, exc.message, exc.details), status_code=exc.status_code
+            jsonable_encoder(error_body(exc.code, exc.message, exc.details, **exc.extra)),
+            status_code=exc.status_code,
         )
 
     @app.exception_handler(RequestValidationError)

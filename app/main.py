@@ -13,12 +13,15 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.bus import Bus, make_bus
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
+from app.questions.router import router as questions_router
+from app.questions.router import undo_router
 from app.ws.hub import Hub
 from app.ws.router import ConsoleSocketMiddleware
 from app.ws.snapshot import snapshot_loader
@@ -84,6 +87,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(auth_router)
     app.include_router(events_router)
+    app.include_router(questions_router)
+    app.include_router(undo_router)
+    app.include_router(audit_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

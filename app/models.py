@@ -5,6 +5,7 @@ from app.auth.models import ApiToken, User
 from app.chat.models import ChatMessage
 from app.db import Base
 from app.events.models import Event, EventMember, Source
+from app.idempotency.models import IdempotencyKey
 from app.metrics.models import MetricSample
 from app.questions.models import Question
 
@@ -15,6 +16,7 @@ __all__ = [
     "ChatMessage",
     "Event",
     "EventMember",
+    "IdempotencyKey",
     "MetricSample",
     "Question",
     "Source",

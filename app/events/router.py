@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
+from app.audit import service as audit
 from app.chat import repository as chat_repo
 from app.deps import AdminUser, CurrentUser, EventMemberDep, SessionDep
 from app.events import repository, service
 from app.events.schemas import EventDetail, EventIn, EventOut, SourceOut
-from app.pipeline.deltas import chat_message_data, question_data, row_dict
-from app.questions import repository as questions_repo
+from app.pipeline.deltas import chat_message_data, row_dict
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -20,8 +20,17 @@ async def list_events(user: CurrentUser, session: SessionDep) -> list[EventOut]:
 
 
 @router.post("", response_model=EventOut, status_code=201)
-async def create_event(body: EventIn, _admin: AdminUser, session: SessionDep) -> EventOut:
+async def create_event(body: EventIn, admin: AdminUser, session: SessionDep) -> EventOut:
     event = await service.create_event(session, body.slug, body.title)
+    audit.record(
+        session,
+        event_id=event.id,
+        actor=admin,
+        action="create",
+        target_type="event",
+        target_id=event.id,
+        after={"slug": event.slug, "title": event.title},
+    )
     await session.commit()
     return EventOut.model_validate(event)
 
@@ -42,11 +51,3 @@ async def recent_chat(
 ) -> list[dict[str, object]]:
     rows = await chat_repo.recent(session, access.event.id, limit)
     return [chat_message_data(row_dict(r)) for r in rows]
-
-
-@router.get("/{event_id}/questions")
-async def open_questions(
-    access: EventMemberDep, session: SessionDep, limit: int = Query(500, ge=1, le=5000)
-) -> list[dict[str, object]]:
-    rows = await questions_repo.open_questions(session, access.event.id, limit)
-    return [question_data(row_dict(r)) for r in rows]

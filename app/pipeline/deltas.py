@@ -35,16 +35,30 @@ def chat_message_data(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def question_data(row: dict[str, Any]) -> dict[str, Any]:
+    votes, boost = row["votes"], row.get("boost") or 0
     return {
         "id": row["id"],
         "source_id": row["source_id"],
         "platform": row["platform"],
-        "author_name": row["author_name"],
+        "author_name": "Anonymous" if row.get("anonymous") else row["author_name"],
         "text": row["text"],
+        "original_text": row.get("original_text"),
         "state": row["state"],
-        "votes": row["votes"],
+        "votes": votes,
+        "boost": boost,
+        "score": votes + boost,
         "version": row["version"],
+        "pinned": bool(row.get("pinned")),
+        "tags": list(row.get("tags") or []),
+        "anonymous": bool(row.get("anonymous")),
+        "host_note": row.get("host_note") or "",
+        "claimed_by": row.get("claimed_by"),
+        "claimed_by_name": row.get("claimed_by_name"),
+        "claimed_until": row.get("claimed_until"),
+        "merged_into": row.get("merged_into_id"),
+        "merged_count": row.get("merged_count", 0),
         "received_at": row["received_at"],
+        "updated_at": row.get("updated_at") or row["received_at"],
     }
 
 

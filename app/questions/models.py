@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.chat.message_base import PlatformMessageColumns
@@ -30,6 +31,18 @@ class Question(PlatformMessageColumns, Base):
 
     state: Mapped[QuestionState] = mapped_column(String(16), default=QuestionState.pending)
     votes: Mapped[int] = mapped_column(default=0)
+    boost: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Every write bumps it; a write naming an older version gets 409 (optimistic lock).
     version: Mapped[int] = mapped_column(default=1)
+    original_text: Mapped[str | None] = mapped_column(Text, default=None)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    anonymous: Mapped[bool] = mapped_column(default=False, server_default="0")
+    host_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    pinned: Mapped[bool] = mapped_column(default=False, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    claimed_by_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    merged_into_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

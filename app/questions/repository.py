@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,3 +22,37 @@ async def open_questions(session: AsyncSession, event_id: str, limit: int) -> Se
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def search(
+    session: AsyncSession,
+    event_id: str,
+    *,
+    state: str | None,
+    platform: str | None,
+    tag: str | None,
+    text: str | None,
+    sort: str,
+    limit: int,
+) -> Sequence[Question]:
+    """The triage queue: filtered, pinned first, then by the chosen order."""
+    query = select(Question).where(Question.event_id == event_id, Question.merged_into_id.is_(None))
+    if state is None:
+        query = query.where(Question.state.in_(OPEN_STATES))
+    elif state != "all":
+        query = query.where(Question.state == state)
+    if platform:
+        query = query.where(Question.platform == platform)
+    if text:
+        query = query.where(Question.text.ilike(f"%{text}%"))
+    orders: dict[str, list[Any]] = {
+        "score": [(Question.votes + Question.boost).desc(), Question.received_at],
+        "age": [Question.received_at],
+        "platform": [Question.platform, Question.received_at],
+        "state": [Question.state, Question.received_at],
+    }
+    query = query.order_by(Question.pinned.desc(), *orders[sort]).limit(limit)
+    rows = (await session.scalars(query)).all()
+    if tag:  # tags are a small JSON list: filtered here, the same on SQLite and PostgreSQL
+        rows = [r for r in rows if tag in (r.tags or [])]
+    return rows

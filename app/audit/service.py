@@ -1,0 +1,101 @@
+"""Writing and reading the audit log: every state-changing action, by a person or a rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditLog
+from app.auth.models import User
+
+
+def record(
+    session: AsyncSession,
+    *,
+    event_id: str | None,
+    actor: User | str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Adds an audit row to the session: it commits with the change it describes."""
+    if isinstance(actor, User):
+        actor_user_id, actor_name = actor.id, f"user:{actor.username}"
+    else:
+        actor_user_id, actor_name = None, actor
+    row = AuditLog(
+        event_id=event_id,
+        actor_user_id=actor_user_id,
+        actor=actor_name,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=_jsonable(before),
+        after=_jsonable(after),
+    )
+    session.add(row)
+    return row
+
+
+def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in value.items()}
+
+
+async def rows_for(
+    session: AsyncSession,
+    event_id: str,
+    *,
+    target_id: str | None = None,
+    actor: str | None = None,
+    limit: int = 1000,
+) -> Sequence[AuditLog]:
+    query = select(AuditLog).where(AuditLog.event_id == event_id)
+    if target_id:
+        query = query.where(AuditLog.target_id == target_id)
+    if actor:
+        query = query.where(AuditLog.actor == actor)
+    query = query.order_by(AuditLog.id.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+def as_dict(row: AuditLog) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": row.created_at.isoformat(),
+        "actor": row.actor,
+        "action": row.action,
+        "target_type": row.target_type,
+        "target_id": row.target_id,
+        "before": row.before,
+        "after": row.after,
+    }
+
+
+def to_csv(rows: Sequence[AuditLog]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "at", "actor", "action", "target_type", "target_id", "before", "after"])
+    for row in rows:
+        d = as_dict(row)
+        writer.writerow(
+            [
+                d["id"],
+                d["at"],
+                d["actor"],
+                d["action"],
+                d["target_type"],
+                d["target_id"],
+                d["before"],
+                d["after"],
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,197 @@
+"""Question triage over REST: every write is idempotent, versioned, audited, published."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import Role
+from app.deps import BusDep, EventMemberDep, SessionDep
+from app.errors import AppError, Forbidden
+from app.idempotency import service as idem
+from app.questions import repository, service
+from app.questions.models import Question, QuestionState
+from app.questions.schemas import BoostIn, BulkIn, ClaimIn, EditIn, TransitionIn
+
+router = APIRouter(prefix="/api/events/{event_id}/questions", tags=["questions"])
+undo_router = APIRouter(prefix="/api/events/{event_id}", tags=["questions"])
+
+TRIAGE_ROLES = frozenset({Role.admin, Role.ops_lead, Role.moderator, Role.host})
+Work = Callable[[], Awaitable[tuple[list[Question], Any]]]
+
+
+async def _write(
+    request: Request, session: AsyncSession, bus: Any, access: Any, work: Work
+) -> JSONResponse:
+    """Runs one triage write: replay a retried key, else act, remember, commit, publish."""
+    if access.role not in TRIAGE_ROLES:
+        raise Forbidden("triage needs the moderator, host, ops_lead or admin role")
+    key = request.headers.get("idempotency-key")
+    signature = f"{request.method} {request.url.path}"
+    stored = await idem.replay(session, access.user.id, key, signature)
+    if stored is not None:
+        return JSONResponse(stored[1], status_code=stored[0])
+    changed, body = await work()
+    body = jsonable_encoder(body)
+    idem.remember(session, access.user.id, key, signature, 200, body)
+    await session.commit()
+    await service.publish(bus, access.event.id, changed)
+    return JSONResponse(body)
+
+
+@router.get("")
+async def list_questions(
+    access: EventMemberDep,
+    session: SessionDep,
+    state: str | None = Query(None, description="a state, or 'all'; open ones by default"),
+    platform: str | None = None,
+    tag: str | None = None,
+    q: str | None = Query(None, max_length=200),
+    sort: str = Query("score", pattern="^(score|age|platform|state)$"),
+    limit: int = Query(500, ge=1, le=5000),
+) -> list[dict[str, Any]]:
+    rows = await repository.search(
+        session,
+        access.event.id,
+        state=state,
+        platform=platform,
+        tag=tag,
+        text=q,
+        sort=sort,
+        limit=limit,
+    )
+    return [service.data(r) for r in rows]
+
+
+@router.get("/counts")
+async def counts(access: EventMemberDep, session: SessionDep) -> dict[str, int]:
+    rows = await session.execute(
+        select(Question.state, func.count())
+        .where(Question.event_id == access.event.id, Question.merged_into_id.is_(None))
+        .group_by(Question.state)
+    )
+    found: dict[str, int] = {str(state): int(n) for state, n in rows.all()}
+    return {s.value: found.get(s.value, 0) for s in QuestionState}
+
+
+@router.post("/{question_id}/transition")
+async def transition(
+    question_id: str,
+    body: TransitionIn,
+    request: Request,
+    access: EventMemberDep,
+    session: SessionDep,
+    bus: BusDep,
+) -> JSONResponse:
+    async def work() -> tuple[list[Question], Any]:
+        question = await service.get(session, access.event.id, question_id)
+        await service.transition(session, question, body.to, body.version, access.user)
+        return [question], service.data(question)
+
+    return await _write(request, session, bus, access, work)
+
+
+@router.patch("/{question_id}")
+async def edit(
+    question_id: str,
+    body: EditIn,
+    request: Request,
+    access: EventMemberDep,
+    session: SessionDep,
+    bus: BusDep,
+) -> JSONResponse:
+    fields = body.model_dump(exclude_unset=True, exclude={"version"})
+    if not fields:
+        raise AppError("nothing to change: send text, tags, anonymous, host_note or pinned")
+
+    async def work() -> tuple[list[Question], Any]:
+        question = await service.get(session, access.event.id, question_id)
+        await service.edit(session, question, body.version, fields, access.user)
+        return [question], service.data(question)
+
+    return await _write(request, session, bus, access, work)
+
+
+@router.post("/{question_id}/boost")
+async def boost(
+    question_id: str,
+    body: BoostIn,
+    request: Request,
+    access: EventMemberDep,
+    session: SessionDep,
+    bus: BusDep,
+) -> JSONResponse:
+    async def work() -> tuple[list[Question], Any]:
+        question = await service.get(session, access.event.id, question_id)
+        await service.boost(session, question, body.version, body.amount, access.user)
+        return [question], service.data(question)
+
+    return await _write(request, session, bus, access, work)
+
+
+@router.post("/{question_id}/claim")
+async def claim(
+    question_id: str,
+    body: ClaimIn,
+    request: Request,
+    access: EventMemberDep,
+    session: SessionDep,
+    bus: BusDep,
+) -> JSONResponse:
+    async def work() -> tuple[list[Question], Any]:
+        question = await service.get(session, access.event.id, question_id)
+        await service.claim(session, question, body.version, access.user)
+        return [question], service.data(question)
+
+    return await _write(request, session, bus, access, work)
+
+
+@router.delete("/{question_id}/claim")
+async def unclaim(
+    question_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
+) -> JSONResponse:
+    async def work() -> tuple[list[Question], Any]:
+        question = await service.get(session, access.event.id, question_id)
+        await service.unclaim(session, question, access.user)
+        return [question], service.data(question)
+
+    return await _write(request, session, bus, access, work)
+
+
+@router.post("/bulk")
+async def bulk(
+    body: BulkIn, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
+) -> JSONResponse:
+    async def work() -> tuple[list[Question], Any]:
+        done: list[Question] = []
+        failed: list[dict[str, str]] = []
+        for question_id in dict.fromkeys(body.ids):
+            try:
+                async with session.begin_nested():
+                    question = await service.get(session, access.event.id, question_id)
+                    await service.transition(
+                        session, question, body.to, question.version, access.user
+                    )
+                done.append(question)
+            except AppError as exc:
+                failed.append({"id": question_id, "error": exc.message})
+        return done, {"done": [service.data(q) for q in done], "failed": failed}
+
+    return await _write(request, session, bus, access, work)
+
+
+@undo_router.post("/undo")
+async def undo(
+    request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
+) -> JSONResponse:
+    async def work() -> tuple[list[Question], Any]:
+        question = await service.undo_last(session, access.event.id, access.user)
+        return [question], service.data(question)
+
+    return await _write(request, session, bus, access, work)

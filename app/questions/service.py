@@ -1,0 +1,240 @@
+"""Question triage rules: the lifecycle, optimistic versions, claims, undo.
+
+Every change goes through `change()`: one conditional UPDATE on (id, version), so two
+moderators acting at the same instant cannot both win, and one audit row with the
+before and after, in the same transaction. The caller commits, then publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.audit.models import AuditLog
+from app.auth.models import User
+from app.bus import Bus
+from app.errors import AppError, Conflict, NotFound
+from app.pipeline.deltas import delta, question_data, row_dict
+from app.questions.models import Question, QuestionState
+
+S = QuestionState
+TRANSITIONS: dict[QuestionState, frozenset[QuestionState]] = {
+    S.pending: frozenset({S.approved, S.rejected, S.on_deck, S.archived}),
+    S.approved: frozenset({S.on_deck, S.rejected, S.pending, S.archived}),
+    S.on_deck: frozenset({S.answered, S.approved, S.archived}),
+    S.answered: frozenset({S.archived, S.on_deck}),
+    S.rejected: frozenset({S.pending, S.archived}),
+    S.archived: frozenset({S.pending}),
+}
+CLAIM_TTL = timedelta(seconds=90)
+# What a change may touch, and what undo restores.
+SNAPSHOT_FIELDS = (
+    "state",
+    "text",
+    "original_text",
+    "pinned",
+    "tags",
+    "anonymous",
+    "host_note",
+    "boost",
+    "claimed_by",
+    "claimed_by_name",
+    "claimed_until",
+    "answered_at",
+    "merged_into_id",
+)
+UNDOABLE = frozenset({"transition", "edit", "boost", "claim", "unclaim", "pin"})
+
+
+class VersionConflict(Conflict):
+    code = "version_conflict"
+
+
+class Claimed(Conflict):
+    code = "claimed"
+
+
+class IllegalTransition(AppError):
+    status_code = 422
+    code = "illegal_transition"
+
+
+class NothingToUndo(NotFound):
+    code = "nothing_to_undo"
+
+
+def data(question: Question) -> dict[str, Any]:
+    return question_data(row_dict(question))
+
+
+def snapshot(question: Question) -> dict[str, Any]:
+    return {f: getattr(question, f) for f in (*SNAPSHOT_FIELDS, "version")}
+
+
+async def get(session: AsyncSession, event_id: str, question_id: str) -> Question:
+    question = await session.get(Question, question_id)
+    if question is None or question.event_id != event_id:
+        raise NotFound(f"no question {question_id} in this event")
+    return question
+
+
+async def _conflict(session: AsyncSession, question_id: str, message: str) -> VersionConflict:
+    await session.rollback()
+    current = await session.get(Question, question_id, populate_existing=True)
+    assert current is not None
+    return VersionConflict(message, current=data(current))
+
+
+async def change(
+    session: AsyncSession,
+    question: Question,
+    version: int,
+    changes: dict[str, Any],
+    *,
+    actor: User | str,
+    action: str,
+) -> Question:
+    """Applies `changes` if the question is still at `version`; 409 with the current state if not."""
+    if question.version != version:
+        raise await _conflict(
+            session, question.id, f"question changed (now version {question.version}): review it"
+        )
+    before = snapshot(question)
+    now = datetime.now(UTC)
+    result = await session.execute(
+        update(Question)
+        .where(Question.id == question.id, Question.version == version)
+        .values(**changes, version=version + 1, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise await _conflict(session, question.id, "someone else changed it first: review it")
+    await session.refresh(question)
+    audit.record(
+        session,
+        event_id=question.event_id,
+        actor=actor,
+        action=action,
+        target_type="question",
+        target_id=question.id,
+        before=before,
+        after=snapshot(question),
+    )
+    return question
+
+
+async def transition(
+    session: AsyncSession, question: Question, to: QuestionState, version: int, actor: User | str
+) -> Question:
+    allowed = TRANSITIONS[QuestionState(question.state)]
+    if to not in allowed:
+        raise IllegalTransition(
+            f"a {question.state} question cannot go to {to}; "
+            f"it can go to: {', '.join(sorted(allowed))}",
+            current=data(question),
+        )
+    changes: dict[str, Any] = {"state": to}
+    if to is S.answered:
+        changes["answered_at"] = datetime.now(UTC)
+    return await change(session, question, version, changes, actor=actor, action="transition")
+
+
+async def edit(
+    session: AsyncSession, question: Question, version: int, fields: dict[str, Any], actor: User
+) -> Question:
+    changes = dict(fields)
+    if "text" in changes and changes["text"] != question.text and question.original_text is None:
+        changes["original_text"] = question.text  # the asker's words stay on record
+    action = "pin" if set(changes) == {"pinned"} else "edit"
+    return await change(session, question, version, changes, actor=actor, action=action)
+
+
+async def boost(
+    session: AsyncSession, question: Question, version: int, amount: int, actor: User
+) -> Question:
+    return await change(
+        session, question, version, {"boost": question.boost + amount}, actor=actor, action="boost"
+    )
+
+
+def _claim_holder(question: Question, now: datetime) -> str | None:
+    if question.claimed_by and question.claimed_until and question.claimed_until > now:
+        return question.claimed_by
+    return None
+
+
+async def claim(session: AsyncSession, question: Question, version: int, actor: User) -> Question:
+    now = datetime.now(UTC)
+    holder = _claim_holder(question, now)
+    if holder is not None and holder != actor.id:
+        raise Claimed(
+            f"{question.claimed_by_name} is working on this question: pick another",
+            current=data(question),
+        )
+    changes = {
+        "claimed_by": actor.id,
+        "claimed_by_name": actor.display_name,
+        "claimed_until": now + CLAIM_TTL,
+    }
+    return await change(session, question, version, changes, actor=actor, action="claim")
+
+
+async def unclaim(session: AsyncSession, question: Question, actor: User) -> Question:
+    changes = {"claimed_by": None, "claimed_by_name": None, "claimed_until": None}
+    return await change(session, question, question.version, changes, actor=actor, action="unclaim")
+
+
+async def undo_last(session: AsyncSession, event_id: str, actor: User) -> Question:
+    """Restores the question the actor last changed, if nobody changed it since."""
+    rows: Sequence[AuditLog] = (
+        await session.scalars(
+            select(AuditLog)
+            .where(AuditLog.event_id == event_id, AuditLog.actor_user_id == actor.id)
+            .order_by(AuditLog.id.desc())
+            .limit(100)
+        )
+    ).all()
+    undone: set[str] = set()
+    for row in rows:
+        if row.action == "undo":
+            undone.add(row.target_id)
+        elif row.action in UNDOABLE and str(row.id) not in undone and row.before and row.after:
+            question = await get(session, event_id, row.target_id)
+            restore = {f: _restore_value(f, row.before[f]) for f in SNAPSHOT_FIELDS}
+            # Safe only if the question still looks as this action left it (undoing an
+            # earlier action after an undo is fine: that undo restored this very state).
+            left = {f: _restore_value(f, row.after[f]) for f in SNAPSHOT_FIELDS}
+            if {f: getattr(question, f) for f in SNAPSHOT_FIELDS} != left:
+                raise await _conflict(
+                    session, question.id, "it changed since your action: undo is no longer safe"
+                )
+            await change(session, question, question.version, restore, actor=actor, action="undone")
+            audit.record(
+                session,
+                event_id=event_id,
+                actor=actor,
+                action="undo",
+                target_type="audit_log",
+                target_id=str(row.id),
+            )
+            return question
+    raise NothingToUndo("you have no action on this event left to undo")
+
+
+def _restore_value(field: str, value: Any) -> Any:
+    if field in {"claimed_until", "answered_at"} and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
+async def publish(bus: Bus, event_id: str, questions: Sequence[Question]) -> None:
+    """Tells every console (after the commit) what the questions look like now."""
+    if questions:
+        await bus.publish_live(
+            event_id, [delta("questions", "question.updated", data(q)) for q in questions]
+        )

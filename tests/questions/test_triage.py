@@ -1,0 +1,324 @@
+"""Question triage over REST on both stacks: lifecycle, 409s, idempotency, claims, undo, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from app.audit.models import AuditLog
+from app.auth import service as auth
+from app.auth.models import Role
+from app.envelope import Author, Kind, make_envelope
+from app.events import service as events
+from app.main import create_app
+from app.pipeline.worker import PipelineWorker
+from app.questions.models import QuestionState
+from app.questions.service import TRANSITIONS
+from tests.conftest import Seeded, Stack
+
+STATES = list(QuestionState)
+
+
+async def make_questions(stack: Stack, seeded: Seeded, n: int) -> list[str]:
+    envs = [
+        make_envelope(
+            event_id=seeded.event.id,
+            source_id=seeded.sources[i % 3].id,
+            platform=seeded.sources[i % 3].config["plays"],
+            kind=Kind.chat,
+            platform_message_id=f"q{i}-{uuid.uuid4().hex[:6]}",
+            platform_at=datetime.now(UTC),
+            author=Author(id=f"u{i}", name=f"Asker {i}"),
+            text=f"How does feature number {i} work in production?",
+        )
+        for i in range(n)
+    ]
+    await stack.bus.add_ingest(seeded.event.id, [e.to_json() for e in envs])
+    worker = PipelineWorker(stack.bus, stack.db, consumer="seed")
+    while entries := await stack.bus.read_ingest("seed", [seeded.event.id], 500, block_ms=50):
+        await worker.process(entries)
+    return [e.row_id for e in envs]
+
+
+@pytest.fixture
+async def clients(stack: Stack, seeded: Seeded) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """Two moderators (mod, and a second one), each with their own session cookie."""
+    async with stack.db.sessions() as session:
+        second = await auth.create_user(session, "mod2", "mod2-pass", Role.moderator, "Ana")
+        await events.add_member(session, seeded.event, second.id, Role.moderator.value)
+        await session.commit()
+    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+    async with app.router.lifespan_context(app):
+        made = []
+        for user, password in (("mod", "mod-pass"), ("mod2", "mod2-pass")):
+            c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+            resp = await c.post("/api/auth/login", json={"username": user, "password": password})
+            assert resp.status_code == 200
+            made.append(c)
+        try:
+            yield tuple(made)
+        finally:
+            for c in made:
+                await c.aclose()
+
+
+def url(seeded: Seeded, qid: str, suffix: str = "") -> str:
+    return f"/api/events/{seeded.event.id}/questions/{qid}{suffix}"
+
+
+async def current(client: httpx.AsyncClient, seeded: Seeded, qid: str) -> dict:
+    rows = (await client.get(f"/api/events/{seeded.event.id}/questions?state=all")).json()
+    found = [r for r in rows if r["id"] == qid]
+    assert found, qid
+    return found[0]
+
+
+async def move(client: httpx.AsyncClient, seeded: Seeded, qid: str, to: str) -> httpx.Response:
+    q = await current(client, seeded, qid)
+    return await client.post(
+        url(seeded, qid, "/transition"),
+        json={"to": to, "version": q["version"]},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+
+
+# Reaching each state from pending by a legal path.
+PATHS = {
+    QuestionState.pending: [],
+    QuestionState.approved: ["approved"],
+    QuestionState.on_deck: ["on_deck"],
+    QuestionState.answered: ["on_deck", "answered"],
+    QuestionState.rejected: ["rejected"],
+    QuestionState.archived: ["archived"],
+}
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_every_transition_legal_and_illegal(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, _ = clients
+    pairs = list(itertools.product(STATES, STATES))
+    qids = await make_questions(stack, seeded, len(pairs))
+    for (start, to), qid in zip(pairs, qids, strict=True):
+        for step in PATHS[start]:
+            assert (await move(mod, seeded, qid, step)).status_code == 200
+        resp = await move(mod, seeded, qid, to.value)
+        if to in TRANSITIONS[start]:
+            assert resp.status_code == 200, (start, to, resp.text)
+            assert resp.json()["state"] == to.value
+        else:
+            assert resp.status_code == 422, (start, to)
+            err = resp.json()["error"]
+            assert err["code"] == "illegal_transition"
+            assert err["current"]["state"] == start.value
+            allowed = ", ".join(sorted(TRANSITIONS[start]))
+            assert allowed in err["message"]
+
+
+async def test_two_moderators_at_once_one_wins_the_other_gets_409_with_the_winner(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, ana = clients
+    (qid,) = await make_questions(stack, seeded, 1)
+    body_a = {"to": "approved", "version": 1}
+    body_b = {"to": "rejected", "version": 1}
+    ra, rb = await asyncio.gather(
+        mod.post(url(seeded, qid, "/transition"), json=body_a),
+        ana.post(url(seeded, qid, "/transition"), json=body_b),
+    )
+    statuses = sorted([ra.status_code, rb.status_code])
+    assert statuses == [200, 409]
+    winner, loser = (ra, rb) if ra.status_code == 200 else (rb, ra)
+    err = loser.json()["error"]
+    assert err["code"] == "version_conflict"
+    assert err["current"]["state"] == winner.json()["state"]
+    assert err["current"]["version"] == 2
+    async with stack.db.sessions() as session:
+        n = await session.scalar(select(func.count()).select_from(AuditLog))
+    assert n == 1
+
+
+async def test_a_retried_click_with_the_same_key_acts_once(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, _ = clients
+    (qid,) = await make_questions(stack, seeded, 1)
+    headers = {"Idempotency-Key": "click-1"}
+    first = await mod.post(
+        url(seeded, qid, "/boost"), json={"version": 1, "amount": 1}, headers=headers
+    )
+    again = await mod.post(
+        url(seeded, qid, "/boost"), json={"version": 1, "amount": 1}, headers=headers
+    )
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert (await current(mod, seeded, qid))["boost"] == 1
+    other_route = await mod.post(
+        url(seeded, qid, "/transition"), json={"to": "approved", "version": 2}, headers=headers
+    )
+    assert other_route.status_code == 422
+    assert other_route.json()["error"]["code"] == "idempotency_key_reused"
+
+
+async def test_edit_keeps_the_original_and_pin_tags_anonymous(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, _ = clients
+    (qid,) = await make_questions(stack, seeded, 1)
+    original = (await current(mod, seeded, qid))["text"]
+    resp = await mod.patch(
+        url(seeded, qid),
+        json={"version": 1, "text": "How does feature 0 behave in production?", "tags": ["infra"]},
+    )
+    assert resp.status_code == 200
+    q = resp.json()
+    assert q["original_text"] == original and q["tags"] == ["infra"] and q["version"] == 2
+    q = (
+        await mod.patch(url(seeded, qid), json={"version": 2, "pinned": True, "anonymous": True})
+    ).json()
+    assert q["pinned"] and q["anonymous"] and q["author_name"] == "Anonymous"
+    stale = await mod.patch(url(seeded, qid), json={"version": 2, "host_note": "ask Bo"})
+    assert stale.status_code == 409 and stale.json()["error"]["current"]["pinned"] is True
+    empty = await mod.patch(url(seeded, qid), json={"version": 3})
+    assert empty.status_code == 400 and "nothing to change" in empty.json()["error"]["message"]
+
+
+async def test_claims_are_visible_exclusive_and_released(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, ana = clients
+    (qid,) = await make_questions(stack, seeded, 1)
+    claimed = (await ana.post(url(seeded, qid, "/claim"), json={"version": 1})).json()
+    assert claimed["claimed_by_name"] == "Ana" and claimed["claimed_until"]
+    refused = await mod.post(url(seeded, qid, "/claim"), json={"version": 2})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "claimed"
+    assert "Ana" in refused.json()["error"]["message"]
+    released = (await ana.delete(url(seeded, qid, "/claim"))).json()
+    assert released["claimed_by"] is None
+    assert (await mod.post(url(seeded, qid, "/claim"), json={"version": 3})).status_code == 200
+
+
+async def test_undo_restores_the_last_action_unless_someone_changed_it_since(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, ana = clients
+    q1, q2 = await make_questions(stack, seeded, 2)
+    await move(mod, seeded, q1, "approved")
+    await move(mod, seeded, q1, "on_deck")
+    undone = await mod.post(f"/api/events/{seeded.event.id}/undo")
+    assert undone.status_code == 200 and undone.json()["state"] == "approved"
+    undone = await mod.post(f"/api/events/{seeded.event.id}/undo")
+    assert undone.json()["state"] == "pending"
+    nothing = await mod.post(f"/api/events/{seeded.event.id}/undo")
+    assert nothing.status_code == 404 and nothing.json()["error"]["code"] == "nothing_to_undo"
+
+    await move(mod, seeded, q2, "approved")
+    await move(ana, seeded, q2, "rejected")
+    blocked = await mod.post(f"/api/events/{seeded.event.id}/undo")
+    assert blocked.status_code == 409 and blocked.json()["error"]["current"]["state"] == "rejected"
+
+
+async def test_bulk_reports_what_it_could_not_do(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, _ = clients
+    qids = await make_questions(stack, seeded, 3)
+    await move(mod, seeded, qids[0], "on_deck")
+    await move(mod, seeded, qids[0], "answered")
+    resp = await mod.post(
+        f"/api/events/{seeded.event.id}/questions/bulk", json={"ids": qids, "to": "rejected"}
+    )
+    body = resp.json()
+    assert {q["id"] for q in body["done"]} == set(qids[1:])
+    assert [f["id"] for f in body["failed"]] == [qids[0]]
+    counts = (await mod.get(f"/api/events/{seeded.event.id}/questions/counts")).json()
+    assert counts["rejected"] == 2 and counts["answered"] == 1
+
+
+async def test_changes_reach_the_live_stream_after_commit(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, _ = clients
+    (qid,) = await make_questions(stack, seeded, 1)
+    before = await stack.bus.live_seq(seeded.event.id)
+    await move(mod, seeded, qid, "approved")
+    batches = await stack.bus.read_live(seeded.event.id, before, block_ms=100)
+    items = [orjson.loads(i) for b in batches for i in b.items]
+    assert [(i["type"], i["data"]["state"], i["data"]["version"]) for i in items] == [
+        ("question.updated", "approved", 2)
+    ]
+
+
+async def test_every_mutating_route_leaves_an_audit_row(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    """Walks the app's routes: each POST/PATCH/PUT/DELETE must write to the audit log."""
+    mod, _ = clients
+    qids = await make_questions(stack, seeded, 8)
+    e = seeded.event.id
+    calls = {
+        ("POST", "/api/events/{event_id}/questions/{question_id}/transition"): (
+            f"/api/events/{e}/questions/{qids[0]}/transition",
+            {"to": "approved", "version": 1},
+        ),
+        ("PATCH", "/api/events/{event_id}/questions/{question_id}"): (
+            f"/api/events/{e}/questions/{qids[1]}",
+            {"version": 1, "tags": ["x"]},
+        ),
+        ("POST", "/api/events/{event_id}/questions/{question_id}/boost"): (
+            f"/api/events/{e}/questions/{qids[2]}/boost",
+            {"version": 1, "amount": 1},
+        ),
+        ("POST", "/api/events/{event_id}/questions/{question_id}/claim"): (
+            f"/api/events/{e}/questions/{qids[3]}/claim",
+            {"version": 1},
+        ),
+        ("DELETE", "/api/events/{event_id}/questions/{question_id}/claim"): (
+            f"/api/events/{e}/questions/{qids[3]}/claim",
+            None,
+        ),
+        ("POST", "/api/events/{event_id}/questions/bulk"): (
+            f"/api/events/{e}/questions/bulk",
+            {"ids": [qids[4]], "to": "rejected"},
+        ),
+        ("POST", "/api/events/{event_id}/undo"): (f"/api/events/{e}/undo", None),
+        ("POST", "/api/events"): ("/api/events", {"slug": "audited", "title": "Audited"}),
+    }
+    exempt = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout")}
+    paths = create_app(stack.settings).openapi()["paths"]
+    app_routes = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if method.upper() in {"POST", "PATCH", "PUT", "DELETE"}
+    }
+    assert app_routes - exempt == set(calls), "a new mutating route needs an entry here"
+
+    admin = httpx.AsyncClient(transport=mod._transport, base_url="http://t")  # type: ignore[attr-defined]
+    await admin.post("/api/auth/login", json={"username": "admin", "password": "admin-pass"})
+    for (method, template), (path, body) in calls.items():
+        client = admin if template == "/api/events" else mod
+        async with stack.db.sessions() as session:
+            before = await session.scalar(select(func.max(AuditLog.id))) or 0
+        resp = await client.request(method, path, json=body)
+        assert resp.status_code in (200, 201), (template, resp.text)
+        async with stack.db.sessions() as session:
+            rows = (await session.scalars(select(AuditLog).where(AuditLog.id > before))).all()
+        assert rows, f"{method} {template} left no audit row"
+        assert all(r.actor.startswith("user:") for r in rows)
+    csv = await mod.get(f"/api/events/{e}/audit?format=csv")
+    assert csv.status_code == 200 and csv.text.startswith("id,at,actor,action")
+    per_question = (await mod.get(f"/api/events/{e}/audit?target_id={qids[0]}")).json()
+    assert [r["action"] for r in per_question] == ["transition"]
+    assert per_question[0]["before"]["state"] == "pending"
+    assert per_question[0]["after"]["state"] == "approved"
+    await admin.aclose()
