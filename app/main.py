@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.bus import Bus, make_bus
+from app.chat.router import router as chat_router
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(questions_router)
     app.include_router(undo_router)
     app.include_router(audit_router)
+    app.include_router(chat_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

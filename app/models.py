@@ -2,7 +2,8 @@
 
 from app.audit.models import AuditLog
 from app.auth.models import ApiToken, User
-from app.chat.models import ChatMessage
+from app.chat.models import ChatMessage, ModerationAction
+from app.chat.rules_model import ModerationRules
 from app.db import Base
 from app.events.models import Event, EventMember, Source
 from app.idempotency.models import IdempotencyKey
@@ -18,6 +19,8 @@ __all__ = [
     "EventMember",
     "IdempotencyKey",
     "MetricSample",
+    "ModerationAction",
+    "ModerationRules",
     "Question",
     "Source",
     "User",

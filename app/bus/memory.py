@@ -50,9 +50,11 @@ class MemoryBus(Bus):
     async def _wait(self, block_ms: int) -> None:
         if block_ms <= 0:
             return
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), block_ms / 1000)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+        # that races with the wake-up, leaving a cancelled reader looping forever.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(block_ms / 1000), self._changed:
+                await self._changed.wait()
 
     def _append(self, stream: _Stream, payload: bytes) -> str:
         entry_id = f"{int(time.time() * 1000)}-{next(self._ids)}"

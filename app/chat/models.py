@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.chat.message_base import PlatformMessageColumns
-from app.db import Base, utcnow
+from app.db import Base, new_id, utcnow
 
 
 class ChatMessage(PlatformMessageColumns, Base):
@@ -21,4 +22,28 @@ class ChatMessage(PlatformMessageColumns, Base):
     truncated: Mapped[bool] = mapped_column(default=False)
     is_question: Mapped[bool] = mapped_column(default=False)
     hidden: Mapped[bool] = mapped_column(default=False)
+    # Automatic moderation's verdict: held for review, or flagged, and why.
+    held: Mapped[bool] = mapped_column(default=False, server_default="0")
+    flagged: Mapped[bool] = mapped_column(default=False, server_default="0")
+    moderation_reason: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModerationAction(Base):
+    """A console's request to a platform (delete, timeout, ban) and the platform's answer."""
+
+    __tablename__ = "moderation_action"
+    __table_args__ = (Index("ix_moderation_action_event_id_created_at", "event_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    source_id: Mapped[str] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
+    chat_message_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    type: Mapped[str] = mapped_column(String(16))  # delete | timeout | ban
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # pending until the connector answers: done | failed | not_supported
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -53,6 +53,15 @@ def _build_simulator(bus: Bus, event_id: str, sources: Sequence[Source]) -> Conn
 BUILDERS: dict[str, Builder] = {"simulator": _build_simulator}
 
 
+def capabilities_for(platform: str) -> frozenset[str]:
+    """What a source of this platform can do on the platform (delete, timeout, ban, ...)."""
+    if platform == "simulator":
+        from app.connectors.simulator import Simulator
+
+        return frozenset(c.value for c in Simulator.capabilities)
+    return frozenset()
+
+
 def units_for(sources: Sequence[Source]) -> list[Unit]:
     """Simulated platforms of one event play as one simulator; other sources run alone."""
     grouped: dict[tuple[str, str], list[Source]] = defaultdict(list)

@@ -29,6 +29,9 @@ def chat_message_data(row: dict[str, Any]) -> dict[str, Any]:
         "truncated": row["truncated"],
         "is_question": row["is_question"],
         "hidden": row["hidden"],
+        "held": bool(row.get("held")),
+        "flagged": bool(row.get("flagged")),
+        "moderation_reason": row.get("moderation_reason"),
         "platform_at": row["platform_at"],
         "received_at": row["received_at"],
     }

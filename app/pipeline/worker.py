@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from app.bus import Bus, IngestEntry
+from app.chat.models import ModerationAction
 from app.db import Database
 from app.envelope import Envelope, Kind
 from app.events.models import Source, SourceKind
@@ -187,6 +188,7 @@ class PipelineWorker:
         question_rows: list[dict[str, Any]] = []
         viewers: dict[str, tuple[datetime, int]] = {}
         other: list[Delta] = []
+        results: list[Envelope] = []
         for env in envelopes:
             self.stats.by_kind[env.kind.value] += 1
             if env.kind is Kind.chat:
@@ -208,14 +210,15 @@ class PipelineWorker:
             elif env.kind is Kind.stream_state:
                 other.append(delta("sources", "stream.state", _plain(env)))
             elif env.kind is Kind.moderation_result:
-                other.append(delta("chat", "moderation.result", _plain(env)))
+                results.append(env)
 
         new_chat: set[str] = set()
         new_questions: set[str] = set()
-        if chat_rows or question_rows:
+        if chat_rows or question_rows or results:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
                 new_questions = await persist.insert_questions(session, question_rows)
+                other += await _record_results(session, results)
                 await session.commit()
         self.stats.inserted_chat += len(new_chat)
         self.stats.inserted_questions += len(new_questions)
@@ -322,6 +325,23 @@ def _question_row(env: Envelope) -> dict[str, Any]:
         "version": 1,
         "updated_at": row["created_at"],
     }
+
+
+async def _record_results(session: Any, results: list[Envelope]) -> list[Delta]:
+    """Stores each platform answer on its action; the deltas say what became of it."""
+    from app.chat import service as chat
+
+    out: list[Delta] = []
+    for env in results:
+        action = await session.get(ModerationAction, str(env.data.get("action_id")))
+        if action is None:  # an action this store never issued: show it as it came
+            out.append(delta("chat", "moderation.result", _plain(env)))
+            continue
+        action.status = str(env.data.get("status") or "failed")
+        action.reason = env.data.get("reason")
+        action.completed_at = env.ingest_at
+        out.append(delta("chat", "moderation.result", chat.action_data(action)))
+    return out
 
 
 def _plain(env: Envelope) -> dict[str, Any]:

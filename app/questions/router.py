@@ -6,43 +6,36 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role
-from app.deps import BusDep, EventMemberDep, SessionDep
-from app.errors import AppError, Forbidden
-from app.idempotency import service as idem
+from app.bus import Bus
+from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
+from app.errors import AppError
 from app.questions import repository, service
 from app.questions.models import Question, QuestionState
 from app.questions.schemas import BoostIn, BulkIn, ClaimIn, EditIn, TransitionIn
+from app.writes import idempotent_write
 
 router = APIRouter(prefix="/api/events/{event_id}/questions", tags=["questions"])
 undo_router = APIRouter(prefix="/api/events/{event_id}", tags=["questions"])
 
-TRIAGE_ROLES = frozenset({Role.admin, Role.ops_lead, Role.moderator, Role.host})
-Work = Callable[[], Awaitable[tuple[list[Question], Any]]]
+TRIAGE_ROLES = frozenset(r.value for r in (Role.admin, Role.ops_lead, Role.moderator, Role.host))
+QuestionWork = Callable[[], Awaitable[tuple[list[Question], Any]]]
 
 
-async def _write(
-    request: Request, session: AsyncSession, bus: Any, access: Any, work: Work
-) -> JSONResponse:
-    """Runs one triage write: replay a retried key, else act, remember, commit, publish."""
-    if access.role not in TRIAGE_ROLES:
-        raise Forbidden("triage needs the moderator, host, ops_lead or admin role")
-    key = request.headers.get("idempotency-key")
-    signature = f"{request.method} {request.url.path}"
-    stored = await idem.replay(session, access.user.id, key, signature)
-    if stored is not None:
-        return JSONResponse(stored[1], status_code=stored[0])
-    changed, body = await work()
-    body = jsonable_encoder(body)
-    idem.remember(session, access.user.id, key, signature, 200, body)
-    await session.commit()
-    await service.publish(bus, access.event.id, changed)
-    return JSONResponse(body)
+def _write(
+    request: Request, session: AsyncSession, bus: Bus, access: EventAccess, work: QuestionWork
+) -> Awaitable[JSONResponse]:
+    """A triage write: the changed questions are published after the commit."""
+
+    async def run() -> tuple[Any, Any]:
+        changed, body = await work()
+        return body, lambda: service.publish(bus, access.event.id, changed)
+
+    return idempotent_write(request, session, access, TRIAGE_ROLES, run)
 
 
 @router.get("")

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.audit.models import AuditLog
 from app.auth import service as auth
 from app.auth.models import Role
+from app.chat.models import ChatMessage
 from app.envelope import Author, Kind, make_envelope
 from app.events import service as events
 from app.main import create_app
@@ -292,7 +293,32 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ),
         ("POST", "/api/events/{event_id}/undo"): (f"/api/events/{e}/undo", None),
         ("POST", "/api/events"): ("/api/events", {"slug": "audited", "title": "Audited"}),
+        ("POST", "/api/events/{event_id}/chat/{message_id}/hide"): (
+            f"/api/events/{e}/chat/{qids[5]}/hide",
+            None,
+        ),
+        ("POST", "/api/events/{event_id}/chat/{message_id}/unhide"): (
+            f"/api/events/{e}/chat/{qids[5]}/unhide",
+            None,
+        ),
+        ("POST", "/api/events/{event_id}/chat/{message_id}/release"): (
+            f"/api/events/{e}/chat/{qids[6]}/release",
+            None,
+        ),
+        ("POST", "/api/events/{event_id}/chat/{message_id}/reject"): (
+            f"/api/events/{e}/chat/{qids[7]}/reject",
+            None,
+        ),
+        ("POST", "/api/events/{event_id}/chat/{message_id}/actions"): (
+            f"/api/events/{e}/chat/{qids[5]}/actions",
+            {"type": "delete"},
+        ),
     }
+    async with stack.db.sessions() as session:  # two messages held for review
+        await session.execute(
+            update(ChatMessage).where(ChatMessage.id.in_(qids[6:8])).values(held=True)
+        )
+        await session.commit()
     exempt = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout")}
     paths = create_app(stack.settings).openapi()["paths"]
     app_routes = {

@@ -1,18 +1,31 @@
 // REST client (same-origin, cookie session). Errors carry the server's error body.
 
-import type { ApiErrorBody, Event, EventDetail, User } from './types';
+import { normalizeQuestion } from './live';
+import type {
+  ApiErrorBody,
+  BulkResult,
+  Event,
+  EventDetail,
+  Question,
+  QuestionCounts,
+  QuestionState,
+  User,
+} from './types';
 
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: unknown;
+  /** on a 409 (version_conflict, or a claim someone else holds): the question as it is now */
+  readonly current: Question | null;
 
-  constructor(status: number, code: string, message: string, details?: unknown) {
+  constructor(status: number, code: string, message: string, details?: unknown, current?: Question | null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.details = details;
+    this.current = current && typeof current === 'object' && typeof current.id === 'string' ? normalizeQuestion(current) : null;
   }
 }
 
@@ -27,14 +40,16 @@ async function request<T>(
   method: string,
   path: string,
   body?: unknown,
-  opts: { notify401?: boolean } = {},
+  opts: { notify401?: boolean; headers?: Record<string, string> } = {},
 ): Promise<T> {
   let res: Response;
+  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   try {
     res = await fetch(path, {
       method,
       credentials: 'include',
-      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -57,12 +72,97 @@ async function request<T>(
       err?.code ?? `http_${res.status}`,
       err?.message ?? `Request failed (${res.status} ${res.statusText}).`,
       err?.details,
+      err?.current,
     );
     if (res.status === 401 && opts.notify401 !== false) onUnauthorized?.();
     throw e;
   }
   return data as T;
 }
+
+/**
+ * A fresh idempotency key. crypto.randomUUID() exists only in secure contexts
+ * (https, localhost); a console opened over plain http on a LAN address falls back to
+ * a v4 UUID from crypto.getRandomValues().
+ */
+export function newIdempotencyKey(): string {
+  const c = globalThis.crypto;
+  if (typeof c?.randomUUID === 'function') return c.randomUUID();
+  const b = new Uint8Array(16);
+  c.getRandomValues(b);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Retries after a network error (the server may or may not have acted): same key. */
+export const WRITE_RETRY_DELAYS_MS = [300, 1000];
+
+/**
+ * A triage write: one fresh Idempotency-Key per call, reused for its retries, so a
+ * request that reached the server before the connection dropped acts once.
+ */
+async function write<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers = { 'Idempotency-Key': newIdempotencyKey() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request<T>(method, path, body, { headers });
+    } catch (e) {
+      const delay = WRITE_RETRY_DELAYS_MS[attempt];
+      if (!(e instanceof ApiError && e.status === 0) || delay === undefined) throw e;
+      await sleep(delay);
+    }
+  }
+}
+
+const q = normalizeQuestion;
+const ev = (id: string) => `/api/events/${encodeURIComponent(id)}`;
+const qpath = (eventId: string, qid: string) => `${ev(eventId)}/questions/${encodeURIComponent(qid)}`;
+
+/** The version we last saw travels with every write on one question. */
+export type Versioned = Pick<Question, 'id' | 'version'>;
+
+export interface QuestionQuery {
+  state?: QuestionState | 'all';
+  platform?: string;
+  tag?: string;
+  q?: string;
+  sort?: 'score' | 'age' | 'platform' | 'state';
+}
+
+export type QuestionPatch = Partial<Pick<Question, 'text' | 'tags' | 'anonymous' | 'host_note' | 'pinned'>>;
+
+/** Question triage (docs/PROTOCOL.md "Question triage"). Answers are normalized. */
+export const triage = {
+  list: async (eventId: string, query: QuestionQuery = {}) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+    const qs = params.toString();
+    const list = await request<Question[]>('GET', `${ev(eventId)}/questions${qs ? `?${qs}` : ''}`);
+    return (list ?? []).map(q);
+  },
+  counts: (eventId: string) => request<QuestionCounts>('GET', `${ev(eventId)}/questions/counts`),
+  transition: async (eventId: string, it: Versioned, to: QuestionState) =>
+    q(await write<Question>('POST', `${qpath(eventId, it.id)}/transition`, { to, version: it.version })),
+  patch: async (eventId: string, it: Versioned, fields: QuestionPatch) =>
+    q(await write<Question>('PATCH', qpath(eventId, it.id), { ...fields, version: it.version })),
+  boost: async (eventId: string, it: Versioned, amount: 1 | -1) =>
+    q(await write<Question>('POST', `${qpath(eventId, it.id)}/boost`, { version: it.version, amount })),
+  claim: async (eventId: string, it: Versioned) =>
+    q(await write<Question>('POST', `${qpath(eventId, it.id)}/claim`, { version: it.version })),
+  /** The protocol's DELETE takes no body, so no version. */
+  unclaim: async (eventId: string, qid: string) =>
+    q(await write<Question>('DELETE', `${qpath(eventId, qid)}/claim`)),
+  bulk: async (eventId: string, ids: string[], to: QuestionState) => {
+    const r = await write<BulkResult>('POST', `${ev(eventId)}/questions/bulk`, { ids, to });
+    return { done: (r?.done ?? []).map(q), failed: r?.failed ?? [] } satisfies BulkResult;
+  },
+  /** Undo your last action: the restored question. 404 nothing_to_undo. */
+  undo: async (eventId: string) => q(await write<Question>('POST', `${ev(eventId)}/undo`)),
+};
 
 export const api = {
   login: (username: string, password: string) =>

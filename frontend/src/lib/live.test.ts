@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, LiveClient, pendingNewestFirst, wsUrl, type LiveOptions } from './live';
+import { applyQuestion, backoffDelay, LiveClient, pendingNewestFirst, wsUrl, type LiveOptions } from './live';
 import { chatMsg, FakeSocket, gauges, question } from './test-utils';
 
 const T0 = Date.parse('2030-01-01T10:00:00Z');
@@ -316,5 +316,80 @@ describe('pendingNewestFirst', () => {
     const c = question({ received_at: '2030-01-01T10:00:02Z', state: 'answered' });
     const d = question({ received_at: '2030-01-01T10:00:02Z' });
     expect(pendingNewestFirst([a, b, c, d]).map((q) => q.id)).toEqual([b.id, d.id, a.id]);
+  });
+});
+
+describe('question reducer', () => {
+  const qd = (seq: number, data: unknown, type = 'question.updated') => ({
+    seq,
+    topic: 'questions',
+    type,
+    at: '2030-01-01T10:00:00Z',
+    data,
+  });
+
+  it('applies question.updated only when its version is newer, in any arrival order', () => {
+    const { client, ws } = connected(1);
+    const v1 = question({ version: 1, text: 'v1' });
+    const v2 = { ...v1, version: 2, state: 'approved' as const, text: 'v2' };
+    const v3 = { ...v1, version: 3, state: 'on_deck' as const, text: 'v3' };
+    ws.receive(batch(2, 2, [qd(2, v1, 'question.created')]));
+    ws.receive(batch(3, 5, [qd(3, v3), qd(4, v2), qd(5, { ...v3, text: 'same version again' })]));
+    expect(client.questions.get(v1.id)?.version).toBe(3);
+    expect(client.questions.get(v1.id)?.text).toBe('v3');
+    // a late question.created (version 1) does not roll it back either
+    ws.receive(batch(6, 6, [qd(6, v1, 'question.created')]));
+    expect(client.questions.get(v1.id)?.state).toBe('on_deck');
+  });
+
+  it('keeps questions that left pending (the queue filters by state)', () => {
+    const { client, ws } = connected(1);
+    const q = question({ version: 1 });
+    ws.receive(batch(2, 3, [qd(2, q, 'question.created'), qd(3, { ...q, version: 2, state: 'archived' })]));
+    expect(client.questions.get(q.id)?.state).toBe('archived');
+    expect(pendingNewestFirst(client.questions.values())).toEqual([]);
+  });
+
+  it('applies an update for a question it never saw created', () => {
+    const { client, ws } = connected(1);
+    const q = question({ version: 7, state: 'answered' });
+    ws.receive(batch(2, 2, [qd(2, q)]));
+    expect(client.questions.get(q.id)?.state).toBe('answered');
+  });
+
+  it('takes snapshot questions in every state and fills missing fields', () => {
+    const client = make();
+    const ws = FakeSocket.last();
+    ws.open();
+    const full = question({ state: 'rejected', tags: ['x'] });
+    const short = { id: 'f'.repeat(32), source_id: 's', platform: 'zoom', author_name: 'z', text: 't?', state: 'pending', votes: 4, version: 1, received_at: '2030-01-01T10:00:00Z' };
+    ws.receive(hello(10, { snapshot: { chat: [], questions: [full, short], gauges: null } }));
+    expect(client.questions.get(full.id)).toEqual(full);
+    expect(client.questions.get(short.id)).toMatchObject({ tags: [], pinned: false, boost: 0, score: 4, original_text: null, claimed_by: null });
+    expect(client.snapshots).toBe(1);
+  });
+
+  it('mergeQuestions (REST answers, 409 current) follows the same version rule and notifies', () => {
+    const { client, ws } = connected(1);
+    const q = question({ version: 2 });
+    ws.receive(batch(2, 2, [qd(2, q)]));
+    let changes = 0;
+    client.onChange(() => changes++);
+    expect(client.mergeQuestions([{ ...q, version: 1, text: 'stale' }])).toBe(0);
+    expect(changes).toBe(0);
+    expect(client.mergeQuestions([{ ...q, version: 3, pinned: true }, null])).toBe(1);
+    expect(changes).toBe(1);
+    expect(client.questions.get(q.id)?.pinned).toBe(true);
+  });
+
+  it('applyQuestion: newer replaces, equal or older is ignored', () => {
+    const m = new Map();
+    const q = question({ version: 2 });
+    expect(applyQuestion(m, q)).toBe(true);
+    expect(applyQuestion(m, { ...q, text: 'equal' })).toBe(false);
+    expect(applyQuestion(m, { ...q, version: 1 })).toBe(false);
+    expect(applyQuestion(m, { ...q, version: 10, text: 'newer' })).toBe(true);
+    expect(m.get(q.id).text).toBe('newer');
+    expect(applyQuestion(m, undefined)).toBe(false);
   });
 });

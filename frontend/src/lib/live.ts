@@ -105,6 +105,58 @@ export function pendingNewestFirst(questions: Iterable<Question>): Question[] {
   return out;
 }
 
+/**
+ * Fill the fields a Question may lack (a server older than the triage API sends the
+ * short shape) so the UI can rely on them. Returns the same object when complete.
+ */
+export function normalizeQuestion(q: Question): Question {
+  const p = q as Partial<Question> & Pick<Question, 'id'>;
+  if (
+    Array.isArray(p.tags) &&
+    typeof p.score === 'number' &&
+    typeof p.boost === 'number' &&
+    typeof p.pinned === 'boolean' &&
+    p.original_text !== undefined &&
+    p.claimed_by !== undefined &&
+    typeof p.updated_at === 'string'
+  )
+    return q;
+  const votes = typeof p.votes === 'number' ? p.votes : 0;
+  const boost = typeof p.boost === 'number' ? p.boost : 0;
+  return {
+    ...q,
+    original_text: p.original_text ?? null,
+    votes,
+    boost,
+    score: typeof p.score === 'number' ? p.score : votes + boost,
+    version: typeof p.version === 'number' ? p.version : 0,
+    pinned: p.pinned ?? false,
+    tags: Array.isArray(p.tags) ? p.tags : [],
+    anonymous: p.anonymous ?? false,
+    host_note: p.host_note ?? '',
+    claimed_by: p.claimed_by ?? null,
+    claimed_by_name: p.claimed_by_name ?? null,
+    claimed_until: p.claimed_until ?? null,
+    merged_into: p.merged_into ?? null,
+    merged_count: p.merged_count ?? 0,
+    updated_at: p.updated_at ?? p.received_at ?? '',
+  };
+}
+
+/**
+ * The question reducer: store `q` only when we hold nothing for its id or an older
+ * version (deltas, REST answers and 409 `current` bodies may arrive in any order and
+ * twice). Questions stay whatever their state: the triage queue filters by state.
+ * Returns true when the map changed.
+ */
+export function applyQuestion(map: Map<string, Question>, q: Question | null | undefined): boolean {
+  if (!q || typeof q !== 'object' || typeof q.id !== 'string') return false;
+  const cur = map.get(q.id);
+  if (cur && !((q.version ?? 0) > (cur.version ?? 0))) return false;
+  map.set(q.id, normalizeQuestion(q));
+  return true;
+}
+
 function parseTime(iso: string): number {
   const t = Date.parse(iso);
   return Number.isFinite(t) ? t : NaN;
@@ -123,7 +175,10 @@ export class LiveClient {
   chatAppended = 0;
   /** count of messages ever dropped from the front by the maxChat cap */
   chatTrimmed = 0;
+  /** every question we know of, in any state (replaced by each snapshot) */
   questions = new Map<string, Question>();
+  /** incremented whenever a snapshot replaced the questions (time to re-fetch closed ones) */
+  snapshots = 0;
   gauges: Gauges | null = null;
   /** this session's gauges, oldest first, last gaugeHistoryMs of server time */
   gaugeHistory: GaugeSample[] = [];
@@ -201,6 +256,17 @@ export class LiveClient {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.connect();
+  }
+
+  /**
+   * Merge questions from elsewhere (a REST answer, a 409's `current`, a backfill) with
+   * the same version rule as deltas. Returns how many changed.
+   */
+  mergeQuestions(qs: Iterable<Question | null | undefined>): number {
+    let n = 0;
+    for (const q of qs) if (applyQuestion(this.questions, q)) n++;
+    if (n > 0) this.emit();
+    return n;
   }
 
   // ---- connection -----------------------------------------------------------
@@ -380,7 +446,8 @@ export class LiveClient {
         if (this.addChat(d.data)) this.chatAppended += 1;
         break;
       case 'question.created':
-        this.upsertQuestion(d.data);
+      case 'question.updated':
+        applyQuestion(this.questions, d.data);
         break;
       case 'gauges.update':
         this.applyGauges(d.data);
@@ -396,7 +463,8 @@ export class LiveClient {
     for (const m of s.chat ?? []) this.addChat(m);
     this.trimChat();
     this.questions = new Map();
-    for (const q of s.questions ?? []) this.upsertQuestion(q);
+    for (const q of s.questions ?? []) applyQuestion(this.questions, q);
+    this.snapshots += 1;
     this.gauges = null;
     if (s.gauges) this.applyGauges(s.gauges);
   }
@@ -414,13 +482,6 @@ export class LiveClient {
     const removed = this.chat.splice(0, excess);
     for (const m of removed) this.chatIds.delete(m.id);
     this.chatTrimmed += removed.length;
-  }
-
-  private upsertQuestion(q: Question): void {
-    if (!q) return;
-    const cur = this.questions.get(q.id);
-    if (cur && (cur.version ?? 0) > (q.version ?? 0)) return;
-    this.questions.set(q.id, q);
   }
 
   private applyGauges(g: Gauges): void {

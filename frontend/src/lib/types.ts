@@ -55,10 +55,37 @@ export interface Question {
   platform: string;
   author_name: string;
   text: string;
+  /** the audience's text before a moderator's edit; null when never edited */
+  original_text: string | null;
   state: QuestionState;
   votes: number;
+  /** moderator boost, added to votes */
+  boost: number;
+  /** votes + boost */
+  score: number;
   version: number;
+  pinned: boolean;
+  tags: string[];
+  /** show the question without its author */
+  anonymous: boolean;
+  host_note: string;
+  /** user id holding the claim (claims expire at claimed_until) */
+  claimed_by: string | null;
+  claimed_by_name: string | null;
+  claimed_until: string | null;
+  merged_into: string | null;
+  merged_count: number;
   received_at: string;
+  updated_at: string;
+}
+
+/** GET /api/events/{id}/questions/counts */
+export type QuestionCounts = Partial<Record<QuestionState, number>>;
+
+/** POST /api/events/{id}/questions/bulk */
+export interface BulkResult {
+  done: Question[];
+  failed: { id: string; error: string | { code?: string; message?: string } }[];
 }
 
 export interface Gauges {
@@ -71,9 +98,10 @@ export interface Gauges {
   ingest_backlog: number;
 }
 
-/** REST error body: {"error": {"code", "message", "details"?}} */
+/** REST error body: {"error": {"code", "message", "details"?, "current"?}} */
 export interface ApiErrorBody {
-  error: { code: string; message: string; details?: unknown };
+  /** `current`: the question as it is now, on a 409 version_conflict */
+  error: { code: string; message: string; details?: unknown; current?: Question };
 }
 
 // ---- WebSocket -------------------------------------------------------------
@@ -104,6 +132,7 @@ export interface HelloMsg {
 export type Delta =
   | { seq: number; topic: 'chat'; type: 'chat.message'; at: string; data: ChatMessage }
   | { seq: number; topic: 'questions'; type: 'question.created'; at: string; data: Question }
+  | { seq: number; topic: 'questions'; type: 'question.updated'; at: string; data: Question }
   | { seq: number; topic: 'gauges'; type: 'gauges.update'; at: string; data: Gauges };
 
 export interface BatchMsg {

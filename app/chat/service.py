@@ -1,0 +1,157 @@
+"""Chat moderation: hide in the console, act on the platform, review held messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.models import User
+from app.bus import Bus
+from app.chat.models import ChatMessage, ModerationAction
+from app.connectors.base import Action
+from app.connectors.registry import capabilities_for
+from app.errors import AppError, NotFound
+from app.events.models import Source
+from app.pipeline.deltas import chat_message_data, delta, row_dict
+
+
+class NotHeld(AppError):
+    status_code = 409
+    code = "not_held"
+
+
+def data(message: ChatMessage) -> dict[str, Any]:
+    return chat_message_data(row_dict(message))
+
+
+def action_data(action: ModerationAction) -> dict[str, Any]:
+    return {
+        "id": action.id,
+        "action_id": action.id,
+        "chat_message_id": action.chat_message_id,
+        "source_id": action.source_id,
+        "action": action.type,
+        "params": action.params,
+        "status": action.status,
+        "reason": action.reason,
+        "requested_by": action.requested_by,
+        "created_at": action.created_at,
+        "completed_at": action.completed_at,
+    }
+
+
+async def get(session: AsyncSession, event_id: str, message_id: str) -> ChatMessage:
+    message = await session.get(ChatMessage, message_id)
+    if message is None or message.event_id != event_id:
+        raise NotFound(f"no chat message {message_id} in this event")
+    return message
+
+
+async def set_visibility(
+    session: AsyncSession,
+    message: ChatMessage,
+    *,
+    hidden: bool,
+    held: bool,
+    actor: User | str,
+    action: str,
+) -> ChatMessage:
+    before = {"hidden": message.hidden, "held": message.held}
+    message.hidden, message.held = hidden, held
+    audit.record(
+        session,
+        event_id=message.event_id,
+        actor=actor,
+        action=action,
+        target_type="chat_message",
+        target_id=message.id,
+        before=before,
+        after={"hidden": hidden, "held": held},
+    )
+    return message
+
+
+async def release(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+    if not message.held:
+        raise NotHeld("this message is not held for review", current=data(message))
+    return await set_visibility(
+        session, message, hidden=False, held=False, actor=actor, action="release"
+    )
+
+
+async def reject(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+    if not message.held:
+        raise NotHeld("this message is not held for review", current=data(message))
+    return await set_visibility(
+        session, message, hidden=True, held=False, actor=actor, action="reject"
+    )
+
+
+async def held(session: AsyncSession, event_id: str, limit: int = 500) -> list[ChatMessage]:
+    query = (
+        select(ChatMessage)
+        .where(ChatMessage.event_id == event_id, ChatMessage.held.is_(True))
+        .order_by(ChatMessage.received_at)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def request_action(
+    session: AsyncSession,
+    message: ChatMessage,
+    kind: str,
+    params: dict[str, Any],
+    actor: User,
+) -> ModerationAction:
+    """Records a platform action; it is sent to the connector after the commit."""
+    source = await session.get(Source, message.source_id)
+    assert source is not None
+    supported = kind in capabilities_for(source.platform)
+    action = ModerationAction(
+        event_id=message.event_id,
+        source_id=message.source_id,
+        chat_message_id=message.id,
+        type=kind,
+        params={
+            "message_id": message.platform_message_id,
+            "author_id": message.author_id,
+            **params,
+        },
+        status="pending" if supported else "not_supported",
+        reason=None if supported else f"{source.name} ({source.platform}) cannot {kind}",
+        requested_by=f"user:{actor.username}",
+    )
+    session.add(action)
+    await session.flush()
+    audit.record(
+        session,
+        event_id=message.event_id,
+        actor=actor,
+        action=f"platform_{kind}",
+        target_type="chat_message",
+        target_id=message.id,
+        after={"action_id": action.id, "status": action.status, **action.params},
+    )
+    return action
+
+
+async def dispatch(bus: Bus, action: ModerationAction) -> None:
+    """Hands a pending action to its connector (after the commit) and tells the consoles."""
+    if action.status == "pending":
+        await bus.add_command(
+            action.event_id,
+            action.source_id,
+            Action(action.id, action.type, action.source_id, action.params).to_json(),
+        )
+    await bus.publish_live(
+        action.event_id, [delta("chat", "moderation.result", action_data(action))]
+    )
+
+
+async def publish_messages(bus: Bus, event_id: str, messages: list[ChatMessage]) -> None:
+    if messages:
+        await bus.publish_live(event_id, [delta("chat", "chat.updated", data(m)) for m in messages])
