@@ -151,6 +151,7 @@ async def prepare_demo(settings: Settings) -> tuple[str, str, str]:
     from app.auth.models import Role, User
     from app.db import Database
     from app.events import repository, service
+    from app.moderation import store as moderation
 
     db = Database(settings.database_url)
     password = secrets.token_urlsafe(9)
@@ -169,10 +170,27 @@ async def prepare_demo(settings: Settings) -> tuple[str, str, str]:
                 session.add(
                     _simulated_source(event.id, platform, "demo", speed=3.0, rate_scale=5.0)
                 )
+            await moderation.replace(session, event.id, 0, _demo_rules(), "system")
         await session.commit()
         link_token = auth.make_login_link(user.id, settings.effective_secret())
     await db.dispose()
     return password, event.id, link_token
+
+
+def _demo_rules() -> Any:
+    from app.moderation.rules import RuleSet
+
+    return RuleSet.model_validate(
+        {
+            "banned_terms": [
+                {"term": "buy followers", "action": "hide", "whole_word": True},
+                {"term": "free viewers", "action": "hold", "whole_word": True},
+                {"term": "crypto giveaway", "action": "hold", "whole_word": True},
+            ],
+            "flood": {"max_messages": 6, "per_seconds": 20, "action": "hold"},
+            "spam": {"threshold": 0.7, "action": "hold"},
+        }
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
+from app.moderation.router import router as moderation_router
 from app.questions.router import router as questions_router
 from app.questions.router import undo_router
 from app.ws.hub import Hub
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(undo_router)
     app.include_router(audit_router)
     app.include_router(chat_router)
+    app.include_router(moderation_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

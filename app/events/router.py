@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from app.audit import service as audit
 from app.chat import repository as chat_repo
+from app.connectors.registry import capabilities_for
 from app.deps import AdminUser, CurrentUser, EventMemberDep, SessionDep
 from app.events import repository, service
 from app.events.schemas import EventDetail, EventIn, EventOut, SourceOut
@@ -40,7 +41,12 @@ async def get_event(access: EventMemberDep, session: SessionDep) -> EventDetail:
     sources = await repository.sources_of(session, access.event.id)
     return EventDetail(
         **EventOut.model_validate(access.event).model_dump(),
-        sources=[SourceOut.model_validate(s) for s in sources],
+        sources=[
+            SourceOut.model_validate(s).model_copy(
+                update={"capabilities": sorted(capabilities_for(s.platform))}
+            )
+            for s in sources
+        ],
         role=access.role,
     )
 

@@ -28,6 +28,7 @@ class SourceOut(BaseModel):
     name: str
     kind: str
     enabled: bool
+    capabilities: list[str] = []
 
 
 class EventDetail(EventOut):

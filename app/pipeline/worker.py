@@ -26,6 +26,8 @@ from app.chat.models import ModerationAction
 from app.db import Database
 from app.envelope import Envelope, Kind
 from app.events.models import Source, SourceKind
+from app.moderation.engine import ChatInput
+from app.moderation.live import EventRules, RuleCache
 from app.pipeline import aggregates, persist
 from app.pipeline.classify import is_question
 from app.pipeline.deltas import Delta, chat_message_data, delta, question_data
@@ -65,6 +67,7 @@ class PipelineWorker:
         self.gauge_interval_s = gauge_interval_s
         self.stats = WorkerStats()
         self._source_kinds: dict[str, dict[str, SourceKind]] = {}
+        self._rules = RuleCache(db)
         self._events: list[str] = []
         self._last_sample_minute: dict[str, int] = {}
 
@@ -189,13 +192,18 @@ class PipelineWorker:
         viewers: dict[str, tuple[datetime, int]] = {}
         other: list[Delta] = []
         results: list[Envelope] = []
+        rules = await self._rules.get(event_id)
+        decided: dict[str, list[str]] = {}  # chat row id -> the rules that acted on it
         for env in envelopes:
             self.stats.by_kind[env.kind.value] += 1
             if env.kind is Kind.chat:
                 qa = await self._source_kind(event_id, env.source_id) is SourceKind.qa
                 row = _chat_row(env, is_question=qa or is_question(env.text))
+                if rules.engine is not None:
+                    decided[row["id"]] = _moderate(row, env, rules)
                 chat_rows.append(row)
-                if row["is_question"]:
+                # A line held or hidden by a rule does not reach the host's queue.
+                if row["is_question"] and not (row["held"] or row["hidden"]):
                     question_rows.append(_question_row(env))
             elif env.kind is Kind.question:
                 question_rows.append(_question_row(env))
@@ -217,6 +225,14 @@ class PipelineWorker:
         if chat_rows or question_rows or results:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
+                await persist.insert_audit(
+                    session,
+                    [
+                        _rule_audit(r, decided[r["id"]])
+                        for r in chat_rows
+                        if decided.get(r["id"]) and r["id"] in new_chat
+                    ],
+                )
                 new_questions = await persist.insert_questions(session, question_rows)
                 other += await _record_results(session, results)
                 await session.commit()
@@ -313,6 +329,43 @@ def _chat_row(env: Envelope, *, is_question: bool) -> dict[str, Any]:
         "truncated": env.truncated,
         "is_question": is_question,
         "hidden": False,
+        "held": False,
+        "flagged": False,
+        "moderation_reason": None,
+    }
+
+
+def _moderate(row: dict[str, Any], env: Envelope, rules: EventRules) -> list[str]:
+    """Applies the event's automatic rules to a chat row; returns the rules that acted."""
+    assert rules.engine is not None
+    roles = env.author.roles if env.author else ()
+    decision = rules.engine.decide(
+        ChatInput(row["author_id"], roles, row["text"], rules.first_time(row["author_id"])),
+        now=env.ingest_at.timestamp(),
+    )
+    if decision.action != "allow":
+        row["hidden"], row["held"], row["flagged"] = (
+            decision.hidden,
+            decision.held,
+            decision.flagged,
+        )
+        row["moderation_reason"] = decision.reason
+        return decision.rule_ids
+    return []
+
+
+def _rule_audit(row: dict[str, Any], rule_ids: list[str]) -> dict[str, Any]:
+    """The audit row of an automatic decision: the rule is the actor."""
+    return {
+        "event_id": row["event_id"],
+        "actor_user_id": None,
+        "actor": "rule:" + ",".join(rule_ids),
+        "action": "auto_hide" if row["hidden"] else "auto_hold" if row["held"] else "auto_flag",
+        "target_type": "chat_message",
+        "target_id": row["id"],
+        "before": None,
+        "after": {"reason": row["moderation_reason"]},
+        "created_at": row["created_at"],
     }
 
 

@@ -1,0 +1,146 @@
+"""Automatic moderation in the pipeline: rules edited over REST apply without a restart."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.audit.models import AuditLog
+from app.chat.models import ChatMessage
+from app.envelope import Author, Kind, make_envelope
+from app.main import create_app
+from app.moderation import live
+from app.pipeline.worker import PipelineWorker
+from app.questions.models import Question
+from tests.conftest import Seeded, Stack
+
+
+@pytest.fixture
+async def mod(stack: Stack, seeded: Seeded) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        await client.post("/api/auth/login", json={"username": "mod", "password": "mod-pass"})
+        yield client
+        await client.aclose()
+
+
+def line(seeded: Seeded, text: str, author: str = "viewer", roles: tuple[str, ...] = ()) -> bytes:
+    return make_envelope(
+        event_id=seeded.event.id,
+        source_id=seeded.sources[0].id,
+        platform="twitch",
+        kind=Kind.chat,
+        platform_message_id=uuid.uuid4().hex,
+        platform_at=datetime.now(UTC),
+        author=Author(id=author, name=author, roles=roles),
+        text=text,
+    ).to_json()
+
+
+async def run(
+    stack: Stack, seeded: Seeded, worker: PipelineWorker, lines: list[bytes]
+) -> list[ChatMessage]:
+    await stack.bus.add_ingest(seeded.event.id, lines)
+    while entries := await stack.bus.read_ingest(
+        worker.consumer, [seeded.event.id], 500, block_ms=50
+    ):
+        await worker.process(entries)
+    async with stack.db.sessions() as session:
+        rows = (await session.scalars(select(ChatMessage).order_by(ChatMessage.received_at))).all()
+    return list(rows)
+
+
+RULES = {
+    "banned_terms": [
+        {"term": "free crypto", "action": "hold", "whole_word": True},
+        {"term": "scam", "action": "hide", "whole_word": True},
+    ],
+    "flood": {
+        "max_messages": 3,
+        "per_seconds": 30,
+        "max_repeats": 10,
+        "repeat_window_s": 60,
+        "action": "hold",
+    },
+    "spam": None,
+    "exempt_roles": ["moderator"],
+    "trusted_authors": [],
+}
+
+
+async def test_rules_api_validates_versions_and_audits(
+    mod: httpx.AsyncClient, seeded: Seeded
+) -> None:
+    base = f"/api/events/{seeded.event.id}/moderation/rules"
+    empty = (await mod.get(base)).json()
+    assert empty["version"] == 0 and empty["rules"]["banned_terms"] == []
+    bad = await mod.put(
+        base, json={"version": 0, "rules": {"banned_terms": [{"term": "", "action": "zap"}]}}
+    )
+    assert bad.status_code == 422
+    fields = " ".join(bad.json()["error"]["details"])
+    assert "banned_terms.0.term" in fields and "banned_terms.0.action" in fields
+    saved = await mod.put(base, json={"version": 0, "rules": RULES})
+    assert saved.status_code == 200 and saved.json()["version"] == 1
+    stale = await mod.put(base, json={"version": 0, "rules": RULES})
+    assert stale.status_code == 409
+    assert stale.json()["error"]["current"]["version"] == 1
+    audit = (await mod.get(f"/api/events/{seeded.event.id}/audit")).json()
+    assert audit[0]["action"] == "moderation_rules" and audit[0]["actor"] == "user:mod"
+
+
+async def test_rules_apply_to_live_chat_without_restart(
+    stack: Stack, seeded: Seeded, mod: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "REFRESH_S", 0.0)
+    worker = PipelineWorker(stack.bus, stack.db, consumer="w")
+    before = await run(stack, seeded, worker, [line(seeded, "get free crypto now")])
+    assert not before[0].held, "no rules yet: nothing is held"
+
+    base = f"/api/events/{seeded.event.id}/moderation/rules"
+    assert (await mod.put(base, json={"version": 0, "rules": RULES})).status_code == 200
+    rows = await run(
+        stack,
+        seeded,
+        worker,
+        [
+            line(seeded, "get fr\u200bee crypt\u043e now?", author="a1"),  # zero-width + Cyrillic o
+            line(seeded, "this is a SCAM", author="a2"),
+            line(seeded, "what a classy scampi recipe", author="a3"),  # no whole-word match
+            line(seeded, "free crypto for mods", author="m1", roles=("moderator",)),
+        ]
+        + [line(seeded, f"message {i}", author="chatty") for i in range(5)],
+    )
+    by_text = {r.text: r for r in rows}
+    evasion = by_text["get fr\u200bee crypt\u043e now?"]
+    assert evasion.held and "free crypto" in (evasion.moderation_reason or "")
+    assert by_text["this is a SCAM"].hidden
+    assert not (
+        by_text["what a classy scampi recipe"].held or by_text["what a classy scampi recipe"].hidden
+    )
+    assert not by_text["free crypto for mods"].held
+    chatty = [by_text[f"message {i}"] for i in range(5)]
+    assert [m.held for m in chatty] == [False, False, False, True, True]
+    assert "messages in 30 s" in (chatty[3].moderation_reason or "")
+
+    async with stack.db.sessions() as session:
+        questions = (await session.scalars(select(Question.text))).all()
+        rule_audit = (
+            await session.scalars(select(AuditLog).where(AuditLog.actor.like("rule:%")))
+        ).all()
+    assert "get fr\u200bee crypt\u043e now?" not in questions, "a held line is not a question"
+    assert {a.target_id for a in rule_audit} == {
+        evasion.id,
+        by_text["this is a SCAM"].id,
+        chatty[3].id,
+        chatty[4].id,
+    }
+    assert all(a.after and a.after["reason"] for a in rule_audit)
+    held = (await mod.get(f"/api/events/{seeded.event.id}/chat/held")).json()
+    assert {m["id"] for m in held} == {evasion.id, chatty[3].id, chatty[4].id}
