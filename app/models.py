@@ -8,7 +8,7 @@ from app.db import Base
 from app.events.models import Event, EventMember, Source
 from app.idempotency.models import IdempotencyKey
 from app.metrics.models import MetricSample
-from app.questions.models import Question
+from app.questions.models import Question, QuestionVote
 
 __all__ = [
     "ApiToken",
@@ -22,6 +22,7 @@ __all__ = [
     "ModerationAction",
     "ModerationRules",
     "Question",
+    "QuestionVote",
     "Source",
     "User",
 ]

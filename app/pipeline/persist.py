@@ -52,6 +52,15 @@ async def insert_new(
     return inserted
 
 
+async def insert_ignore(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> int:
+    """Inserts rows whose primary key is new; returns how many were."""
+    if not rows:
+        return 0
+    stmt = _insert(session, model.__table__).values(list(rows)).on_conflict_do_nothing()
+    result = await session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def insert_chat(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     return await insert_new(
         session, ChatMessage.__table__, rows, ("source_id", "platform_message_id")

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.chat.message_base import PlatformMessageColumns
@@ -43,6 +43,23 @@ class Question(PlatformMessageColumns, Base):
     claimed_by_name: Mapped[str | None] = mapped_column(String(128), default=None)
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     merged_into_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    merged_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The pipeline's merge suggestion: an open question this one re-asks, and how alike.
+    duplicate_of_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    duplicate_score: Mapped[float | None] = mapped_column(default=None)
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuestionVote(Base):
+    """One voter's vote on one question: merges count each voter once."""
+
+    __tablename__ = "question_vote"
+
+    question_id: Mapped[str] = mapped_column(
+        ForeignKey("question.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "<platform>:<user id>" or "audience:<client id>"
+    voter_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,7 @@ from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
 from app.errors import AppError
 from app.questions import repository, service
 from app.questions.models import Question, QuestionState
-from app.questions.schemas import BoostIn, BulkIn, ClaimIn, EditIn, TransitionIn
+from app.questions.schemas import BoostIn, BulkIn, ClaimIn, EditIn, MergeIn, TransitionIn
 from app.writes import idempotent_write
 
 router = APIRouter(prefix="/api/events/{event_id}/questions", tags=["questions"])
@@ -188,3 +188,48 @@ async def undo(
         return [question], service.data(question)
 
     return await _write(request, session, bus, access, work)
+
+
+@router.post("/{question_id}/merge")
+async def merge(
+    question_id: str,
+    body: MergeIn,
+    request: Request,
+    access: EventMemberDep,
+    session: SessionDep,
+    bus: BusDep,
+) -> JSONResponse:
+    """Folds this question into `into`; both come back (and out as deltas)."""
+
+    async def work() -> tuple[list[Question], Any]:
+        source = await service.get(session, access.event.id, question_id)
+        into = await service.get(session, access.event.id, body.into)
+        await service.merge(session, source, into, body.version, access.user)
+        return [source, into], {"merged": service.data(source), "into": service.data(into)}
+
+    return await _write(request, session, bus, access, work)
+
+
+@router.post("/{question_id}/unmerge")
+async def unmerge(
+    question_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
+) -> JSONResponse:
+    async def work() -> tuple[list[Question], Any]:
+        source = await service.get(session, access.event.id, question_id)
+        source, into = await service.unmerge(session, source, access.user)
+        return [source, into], {"unmerged": service.data(source), "into": service.data(into)}
+
+    return await _write(request, session, bus, access, work)
+
+
+@router.get("/{question_id}/merged")
+async def merged_into_this(
+    question_id: str, access: EventMemberDep, session: SessionDep
+) -> list[dict[str, Any]]:
+    """The questions merged into this one: every asker stays on record."""
+    rows = await session.scalars(
+        select(Question)
+        .where(Question.event_id == access.event.id, Question.merged_into_id == question_id)
+        .order_by(Question.received_at)
+    )
+    return [service.data(q) for q in rows.all()]

@@ -33,3 +33,8 @@ class ClaimIn(BaseModel):
 class BulkIn(BaseModel):
     ids: list[str] = Field(min_length=1, max_length=500)
     to: QuestionState
+
+
+class MergeIn(BaseModel):
+    into: str = Field(min_length=1, max_length=32)
+    version: int = Field(ge=1)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -20,7 +20,7 @@ from app.auth.models import User
 from app.bus import Bus
 from app.errors import AppError, Conflict, NotFound
 from app.pipeline.deltas import delta, question_data, row_dict
-from app.questions.models import Question, QuestionState
+from app.questions.models import Question, QuestionState, QuestionVote
 
 S = QuestionState
 TRANSITIONS: dict[QuestionState, frozenset[QuestionState]] = {
@@ -48,7 +48,7 @@ SNAPSHOT_FIELDS = (
     "answered_at",
     "merged_into_id",
 )
-UNDOABLE = frozenset({"transition", "edit", "boost", "claim", "unclaim", "pin"})
+UNDOABLE = frozenset({"transition", "edit", "boost", "claim", "unclaim", "pin", "merge"})
 
 
 class VersionConflict(Conflict):
@@ -66,6 +66,11 @@ class IllegalTransition(AppError):
 
 class NothingToUndo(NotFound):
     code = "nothing_to_undo"
+
+
+class CannotMerge(AppError):
+    status_code = 422
+    code = "cannot_merge"
 
 
 def data(question: Question) -> dict[str, Any]:
@@ -203,6 +208,15 @@ async def undo_last(session: AsyncSession, event_id: str, actor: User) -> Questi
     for row in rows:
         if row.action == "undo":
             undone.add(row.target_id)
+        elif row.action == "merge" and str(row.id) not in undone:
+            question = await get(session, event_id, row.target_id)
+            if question.merged_into_id != (row.after or {}).get("merged_into_id"):
+                raise await _conflict(
+                    session, question.id, "it was unmerged or merged elsewhere since"
+                )
+            await unmerge(session, question, actor)
+            _record_undo(session, event_id, actor, row)
+            return question
         elif row.action in UNDOABLE and str(row.id) not in undone and row.before and row.after:
             question = await get(session, event_id, row.target_id)
             restore = {f: _restore_value(f, row.before[f]) for f in SNAPSHOT_FIELDS}
@@ -214,16 +228,102 @@ async def undo_last(session: AsyncSession, event_id: str, actor: User) -> Questi
                     session, question.id, "it changed since your action: undo is no longer safe"
                 )
             await change(session, question, question.version, restore, actor=actor, action="undone")
-            audit.record(
-                session,
-                event_id=event_id,
-                actor=actor,
-                action="undo",
-                target_type="audit_log",
-                target_id=str(row.id),
-            )
+            _record_undo(session, event_id, actor, row)
             return question
     raise NothingToUndo("you have no action on this event left to undo")
+
+
+def _record_undo(session: AsyncSession, event_id: str, actor: User, undone: AuditLog) -> None:
+    audit.record(
+        session,
+        event_id=event_id,
+        actor=actor,
+        action="undo",
+        target_type="audit_log",
+        target_id=str(undone.id),
+    )
+
+
+async def add_vote(session: AsyncSession, question: Question, voter_key: str) -> bool:
+    """Counts a voter once per question; True when the vote is new."""
+    from app.pipeline.persist import insert_ignore
+
+    added = await insert_ignore(
+        session, QuestionVote, [{"question_id": question.id, "voter_key": voter_key}]
+    )
+    if added:
+        target = question
+        if question.merged_into_id:
+            target = await get(session, question.event_id, question.merged_into_id)
+        target.votes = await _count_voters(session, target.id)
+    return bool(added)
+
+
+async def _count_voters(session: AsyncSession, target_id: str) -> int:
+    """Distinct voters on a question and on every question merged into it."""
+    merged = select(Question.id).where(Question.merged_into_id == target_id)
+    return int(
+        await session.scalar(
+            select(func.count(func.distinct(QuestionVote.voter_key))).where(
+                or_(QuestionVote.question_id == target_id, QuestionVote.question_id.in_(merged))
+            )
+        )
+        or 0
+    )
+
+
+async def _recount(session: AsyncSession, target: Question, actor: User | str) -> Question:
+    merged_count = int(
+        await session.scalar(
+            select(func.count()).select_from(Question).where(Question.merged_into_id == target.id)
+        )
+        or 0
+    )
+    votes = await _count_voters(session, target.id)
+    return await change(
+        session,
+        target,
+        target.version,
+        {"votes": votes, "merged_count": merged_count},
+        actor=actor,
+        action="recount",
+    )
+
+
+async def merge(
+    session: AsyncSession, source: Question, into: Question, version: int, actor: User
+) -> tuple[Question, Question]:
+    """Folds `source` into `into`: the asker stays on record, each voter counts once."""
+    if source.id == into.id:
+        raise CannotMerge("a question cannot be merged into itself")
+    if into.merged_into_id is not None:
+        raise CannotMerge(
+            f"that question is itself merged into {into.merged_into_id}: merge into that one"
+        )
+    if source.merged_into_id is not None:
+        raise CannotMerge("this question is already merged: unmerge it first")
+    children = await session.scalar(
+        select(func.count()).select_from(Question).where(Question.merged_into_id == source.id)
+    )
+    if children:
+        raise CannotMerge("other questions are merged into this one: merge the other way round")
+    changes = {"merged_into_id": into.id, "duplicate_of_id": None}
+    await change(session, source, version, changes, actor=actor, action="merge")
+    await _recount(session, into, actor)
+    return source, into
+
+
+async def unmerge(
+    session: AsyncSession, source: Question, actor: User
+) -> tuple[Question, Question]:
+    if source.merged_into_id is None:
+        raise CannotMerge("this question is not merged")
+    into = await get(session, source.event_id, source.merged_into_id)
+    # Votes that arrived while merged were counted on `into`; they are this one's too.
+    changes = {"merged_into_id": None, "votes": await _count_voters(session, source.id)}
+    await change(session, source, source.version, changes, actor=actor, action="unmerge")
+    await _recount(session, into, actor)
+    return source, into
 
 
 def _restore_value(field: str, value: Any) -> Any:

@@ -264,7 +264,7 @@ async def test_every_mutating_route_leaves_an_audit_row(
 ) -> None:
     """Walks the app's routes: each POST/PATCH/PUT/DELETE must write to the audit log."""
     mod, _ = clients
-    qids = await make_questions(stack, seeded, 8)
+    qids = await make_questions(stack, seeded, 10)
     e = seeded.event.id
     calls = {
         ("POST", "/api/events/{event_id}/questions/{question_id}/transition"): (
@@ -312,6 +312,18 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ("POST", "/api/events/{event_id}/chat/{message_id}/actions"): (
             f"/api/events/{e}/chat/{qids[5]}/actions",
             {"type": "delete"},
+        ),
+        ("POST", "/api/events/{event_id}/questions/{question_id}/merge"): (
+            f"/api/events/{e}/questions/{qids[8]}/merge",
+            {"into": qids[9], "version": 1},
+        ),
+        ("POST", "/api/events/{event_id}/questions/{question_id}/unmerge"): (
+            f"/api/events/{e}/questions/{qids[8]}/unmerge",
+            None,
+        ),
+        ("PUT", "/api/events/{event_id}/moderation/rules"): (
+            f"/api/events/{e}/moderation/rules",
+            {"version": 0, "rules": {"banned_terms": [], "flood": None, "spam": None}},
         ),
     }
     async with stack.db.sessions() as session:  # two messages held for review
