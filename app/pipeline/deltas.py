@@ -59,7 +59,9 @@ def question_data(row: dict[str, Any]) -> dict[str, Any]:
         "claimed_by_name": row.get("claimed_by_name"),
         "claimed_until": row.get("claimed_until"),
         "merged_into": row.get("merged_into_id"),
-        "merged_count": row.get("merged_count", 0),
+        "merged_count": row.get("merged_count") or 0,
+        "duplicate_of": row.get("duplicate_of_id"),
+        "duplicate_score": row.get("duplicate_score"),
         "received_at": row["received_at"],
         "updated_at": row.get("updated_at") or row["received_at"],
     }

@@ -31,6 +31,7 @@ from app.moderation.live import EventRules, RuleCache
 from app.pipeline import aggregates, persist
 from app.pipeline.classify import is_question
 from app.pipeline.deltas import Delta, chat_message_data, delta, question_data
+from app.questions.duplicates import DuplicateFinder
 from app.questions.models import Question, QuestionState
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class PipelineWorker:
         self.stats = WorkerStats()
         self._source_kinds: dict[str, dict[str, SourceKind]] = {}
         self._rules = RuleCache(db)
+        self._duplicates = DuplicateFinder(db)
         self._events: list[str] = []
         self._last_sample_minute: dict[str, int] = {}
 
@@ -219,6 +221,13 @@ class PipelineWorker:
                 other.append(delta("sources", "stream.state", _plain(env)))
             elif env.kind is Kind.moderation_result:
                 results.append(env)
+
+        if question_rows:
+            duplicates = await self._duplicates.for_event(event_id)
+            for row in question_rows:
+                suggestion = duplicates.suggest(row["id"], row["text"])
+                if suggestion is not None:
+                    row["duplicate_of_id"], row["duplicate_score"] = suggestion[0], suggestion[1]
 
         new_chat: set[str] = set()
         new_questions: set[str] = set()
@@ -376,6 +385,8 @@ def _question_row(env: Envelope) -> dict[str, Any]:
         "state": QuestionState.pending.value,
         "votes": int(env.data.get("votes", 0) or 0),
         "version": 1,
+        "duplicate_of_id": None,
+        "duplicate_score": None,
         "updated_at": row["created_at"],
     }
 
