@@ -38,6 +38,7 @@ _BATCH_HEAD = re.compile(rb'\{"type":"batch","seq_from":(\d+),"seq_to":(\d+)')
 _ITEM_SEQ = re.compile(rb'\{"seq":(\d+),')
 _ITEM = b'{"seq":'
 _AT = b'"at":"'
+_QUESTION_UPDATED = b'"question.updated"'
 
 
 class Window:
@@ -67,16 +68,21 @@ class Stats:
         self.closed_early = 0
         self.late_items = 0
         self.errors: list[str] = []
+        # From `mark` to the `triage` command: the triage consoles record when they first
+        # get each question.updated (id, version).
+        self.triage_on = False
 
 
 MAX_TRACKED_MISSING = 10_000
 
 
 class ConsoleState:
-    __slots__ = ("full", "holes", "last_to", "missing", "seen_max")
+    __slots__ = ("full", "holes", "last_to", "missing", "seen_max", "seen_q")
 
-    def __init__(self, full: bool) -> None:
+    def __init__(self, full: bool, triage: bool = False) -> None:
         self.full = full
+        # triage consoles (those of the first event): "question_id:version" -> first seen
+        self.seen_q: dict[str, float] | None = {} if triage else None
         self.last_to: int | None = None  # the seq_to the console has seen
         self.seen_max = 0  # full consoles: highest item seq seen
         self.holes: set[int] = set()  # full consoles: seqs below seen_max not (yet) seen
@@ -159,12 +165,21 @@ def handle_ours(stats: Stats, cid: int, st: ConsoleState, msg: bytes, now: float
                 _dup(stats, 1)
     if seq_to > last:
         st.last_to = seq_to
+    if st.seen_q is not None and stats.triage_on and _QUESTION_UPDATED in msg:
+        _record_triage(st.seen_q, msg, now)
     if w is not None and not st.full and n:
         at = msg.find(_AT)
         if at > 0:
             start = at + len(_AT)
             end = msg.index(b'"', start)
             w.first_item.add((now - parse_utc(msg[start:end].decode())) * 1000)
+
+
+def _record_triage(seen: dict[str, float], msg: bytes, now: float) -> None:
+    for item in orjson.loads(msg)["items"]:
+        if item.get("type") == "question.updated":
+            data = item.get("data") or {}
+            seen.setdefault(f"{data.get('id')}:{data.get('version')}", now)
 
 
 def _last_item_seq(msg: bytes) -> int:
@@ -346,7 +361,7 @@ async def main() -> None:
     for k in range(args.per_event):
         for event_id in event_ids:
             path = f"/ws/events/{event_id}" if args.mode == "ours" else f"/ws/{event_id}"
-            st = ConsoleState(full=k < args.full_per_event)
+            st = ConsoleState(full=k < args.full_per_event, triage=event_id == event_ids[0])
             states[event_id].append(st)
             tasks.append(
                 asyncio.create_task(
@@ -376,10 +391,22 @@ async def main() -> None:
         line = (await commands.readline()).decode().strip()
         if line == "mark":
             stats.window = Window()
+            stats.triage_on = True
             emit({"type": "marked", "t": time.time()})
         elif line == "report":
             emit(report(stats, len(sockets) - stats.closed_early, states))
             stats.window = None
+        elif line.startswith("triage"):
+            # "triage id:version,...": when each of the first event's consoles first saw
+            # each of those question.updated versions (absent: never).
+            stats.triage_on = False
+            wanted = [k for k in line[len("triage") :].strip().split(",") if k]
+            seen = [
+                {k: st.seen_q[k] for k in wanted if k in st.seen_q}
+                for st in states[event_ids[0]]
+                if st.seen_q is not None
+            ]
+            emit({"type": "triage", "consoles": len(seen), "seen": seen})
         elif line in ("close", ""):
             break
     for ws in sockets:

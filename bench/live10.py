@@ -27,6 +27,8 @@ import signal
 import socket
 import sys
 import time
+import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,6 +293,83 @@ async def live_stream_probe(r: aioredis.Redis, event_ids: list[str], hist: Hist)
                         hist.add((now - parse_utc(stamp)) * 1000)
 
 
+TRIAGE_GRACE_S = 2.0
+
+
+async def triage_actor(
+    base: str,
+    token: str,
+    event_id: str,
+    rate: float,
+    actions: list[tuple[float, str, int]],
+    outcomes: Counter[str],
+) -> None:
+    """A moderator approving pending questions of one event, `rate` a second: each action's
+    send time and the (question id, new version) it produced go to `actions`."""
+    period = 1.0 / rate
+    queue: list[tuple[str, int]] = []
+    path = f"/api/events/{event_id}/questions"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=5.0) as http:
+        next_t = time.monotonic()
+        while True:
+            next_t += period
+            try:
+                if not queue:
+                    resp = await http.get(
+                        path, params={"state": "pending", "sort": "age", "limit": 200}
+                    )
+                    resp.raise_for_status()
+                    queue = [(q["id"], q["version"]) for q in resp.json()]
+                    queue.reverse()  # pop() takes the oldest first
+                if not queue:
+                    outcomes["skipped_none_pending"] += 1
+                else:
+                    qid, version = queue.pop()
+                    sent = time.time()
+                    resp = await http.post(
+                        f"{path}/{qid}/transition",
+                        json={"to": "approved", "version": version},
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                    )
+                    if resp.status_code == 200:
+                        q = resp.json()
+                        actions.append((sent, q["id"], int(q["version"])))
+                        outcomes["ok"] += 1
+                    else:
+                        outcomes[f"http_{resp.status_code}"] += 1
+            except httpx.HTTPError as exc:
+                outcomes[type(exc).__name__] += 1
+            await asyncio.sleep(max(0.0, next_t - time.monotonic()))
+
+
+def triage_summary(
+    actions: list[tuple[float, str, int]],
+    triage_reports: list[dict[str, Any]],
+    outcomes: Counter[str],
+) -> dict[str, Any]:
+    """Action -> every first-event console's receipt of its question.updated."""
+    hist = Hist()
+    missing = 0
+    consoles = 0
+    for rep in triage_reports:
+        for seen in rep["seen"]:
+            consoles += 1
+            for sent, qid, version in actions:
+                got = seen.get(f"{qid}:{version}")
+                if got is None:
+                    missing += 1
+                else:
+                    hist.add((got - sent) * 1000)
+    return {
+        "triage_visible_ms": hist.summary(),
+        "triage_actions": len(actions),
+        "triage_missing": missing,
+        "triage_consoles": consoles,
+        "triage_outcomes": dict(outcomes),
+    }
+
+
 def merge_clients(reports: list[dict[str, Any]], marks: list[dict[str, Any]]) -> dict[str, Any]:
     lat, e2e, first = Hist(), Hist(), Hist()
     out: dict[str, Any] = {
@@ -442,7 +521,12 @@ class Bench:
             last, last_t = now, time.monotonic()
 
     async def measure(
-        self, phase: str, clients: list[Proc], probe: CpuProbe, window_s: float
+        self,
+        phase: str,
+        clients: list[Proc],
+        probe: CpuProbe,
+        window_s: float,
+        triage_base: str | None = None,
     ) -> dict[str, Any]:
         """One steady window: counters and CPU snapshotted at its edges."""
         assert self.feeder is not None
@@ -460,7 +544,26 @@ class Bench:
         stream_probe = asyncio.create_task(
             live_stream_probe(self.redis, self.event_ids[:2], stream_hist)
         )
+        actions: list[tuple[float, str, int]] = []
+        outcomes: Counter[str] = Counter()
+        triage = None
+        if triage_base is not None:
+            triage = asyncio.create_task(
+                triage_actor(
+                    triage_base,
+                    self.token,
+                    self.event_ids[0],
+                    self.args.triage_rate,
+                    actions,
+                    outcomes,
+                )
+            )
         await self.progress(phase, window_s, probe)
+        window_end = time.monotonic()
+        if triage is not None:
+            triage.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await triage
         stream_probe.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stream_probe
@@ -485,6 +588,20 @@ class Bench:
                 "processes during the window: the numbers are disturbed",
             )
         merged = merge_clients(reports, marks)
+        if triage is not None:
+            await asyncio.sleep(max(0.0, window_end + TRIAGE_GRACE_S - time.monotonic()))
+            keys = ",".join(f"{qid}:{version}" for _, qid, version in actions)
+            for c in clients:
+                await c.send(f"triage {keys}")
+            triage_reports = await asyncio.gather(*(c.expect("triage", 30) for c in clients))
+            merged.update(triage_summary(actions, triage_reports, outcomes))
+            t = merged["triage_visible_ms"]
+            say(
+                phase,
+                f"triage: {len(actions)} actions ({dict(outcomes)}), seen on "
+                f"{merged['triage_consoles']} consoles: p50 {t.get('p50')} / p99 {t.get('p99')} ms, "
+                f"missing {merged['triage_missing']}",
+            )
         # How far behind the live stream the consoles were when the window closed.
         furthest: dict[str, int] = {}
         least: dict[str, int] = {}
@@ -589,7 +706,9 @@ async def phase_ours(b: Bench, workers: list[Proc]) -> dict[str, Any]:
         }
     )
     await b.progress("ours", a.warmup, probe)
-    result = await b.measure("ours", clients, probe, a.window)
+    result = await b.measure(
+        "ours", clients, probe, a.window, triage_base=f"http://127.0.0.1:{port}"
+    )
     await b.close_clients(clients)
     await serve.stop()
     return result
@@ -858,6 +977,12 @@ def build_result(
         "window_duplicates": ours["duplicates"],
         "gap_events": ours["gap_events"],
         "consoles_open_at_end": ours["consoles_open"],
+        # moderator approvals on event 0 -> the question.updated on each of its consoles
+        "triage_visible_ms": ours.get("triage_visible_ms"),
+        "triage_actions": ours.get("triage_actions"),
+        "triage_missing": ours.get("triage_missing"),
+        "triage_consoles": ours.get("triage_consoles"),
+        "triage_outcomes": ours.get("triage_outcomes"),
         "console_lag_at_end": ours["console_lag_at_end"],
         "client_errors": ours["errors"],
         "cpu_ms_per_1k_deliveries": _cpu_per_1k(server_cores, ours["deliveries_per_s"]),
@@ -935,6 +1060,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--client-procs", type=int, default=3, help="console client processes")
     p.add_argument("--full-consoles", type=int, default=3, help="fully checked consoles per event")
+    p.add_argument("--triage-rate", type=float, default=4.0, help="question approvals/s on event 0")
     p.add_argument("--warmup", type=float, default=10.0)
     p.add_argument("--window", type=float, default=40.0)
     p.add_argument("--naive-warmup", type=float, default=5.0)

@@ -9,6 +9,7 @@ TARGETS = {
     "gaps": ("gaps", "==", 0),
     "rss_kib_per_idle_console": ("rss_kib_per_idle_console", "<=", 32.0),
     "ratio_deliveries_per_cpu": ("ratio_deliveries_per_cpu", ">=", 10.0),
+    "triage_visible_p99_ms": ("triage_visible_ms.p99", "<=", 100.0),
 }
 
 
@@ -115,6 +116,18 @@ def summary_table(r: dict[str, Any]) -> str:
             "consoles behind live at end (items)",
             _fmt((r.get("console_lag_at_end") or {}).get("items_behind_furthest_console")),
             _fmt(naive.get("reader_lag_items")),
+        ),
+        (
+            "triage action->consoles p50/p99/p999 ms",
+            "/".join(
+                _fmt((r.get("triage_visible_ms") or {}).get(k)) for k in ("p50", "p99", "p999")
+            ),
+            "",
+        ),
+        (
+            "  actions / console x action missing",
+            f"{_fmt(r.get('triage_actions'))} / {_fmt(r.get('triage_missing'))}",
+            "",
         ),
         ("RSS KiB per idle console", _fmt(r.get("rss_kib_per_idle_console"), 1), ""),
         (
