@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, newIdempotencyKey, triage } from './api';
-import { question } from './test-utils';
+import { ApiError, chatMod, moderationRules, newIdempotencyKey, triage } from './api';
+import { chatMsg, modResult, question } from './test-utils';
 
 type Call = { url: string; method: string; headers: Record<string, string>; body: unknown };
 let calls: Call[] = [];
@@ -115,5 +115,67 @@ describe('newIdempotencyKey', () => {
     const b = newIdempotencyKey();
     expect(a).toMatch(UUID);
     expect(a).not.toBe(b);
+  });
+});
+
+describe('chat moderation writes', () => {
+  it('hide/unhide/release/reject/actions POST to their paths, each with its own Idempotency-Key', async () => {
+    const m = chatMsg();
+    answers.push(
+      json(200, { ...m, hidden: true }),
+      json(200, m),
+      json(200, { ...m, held: false }),
+      json(200, { ...m, held: false, hidden: true }),
+      json(200, modResult({ chat_message_id: m.id, action: 'timeout' })),
+      json(200, [m]),
+    );
+    expect((await chatMod.hide('ev1', m.id)).hidden).toBe(true);
+    await chatMod.unhide('ev1', m.id);
+    await chatMod.release('ev1', m.id);
+    await chatMod.reject('ev1', m.id);
+    const r = await chatMod.action('ev1', m.id, { type: 'timeout', duration_s: 300 });
+    expect(r.status).toBe('pending');
+    expect(await chatMod.held('ev1')).toHaveLength(1);
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      `POST /api/events/ev1/chat/${m.id}/hide`,
+      `POST /api/events/ev1/chat/${m.id}/unhide`,
+      `POST /api/events/ev1/chat/${m.id}/release`,
+      `POST /api/events/ev1/chat/${m.id}/reject`,
+      `POST /api/events/ev1/chat/${m.id}/actions`,
+      'GET /api/events/ev1/chat/held',
+    ]);
+    expect(calls[4].body).toEqual({ type: 'timeout', duration_s: 300 });
+    const keys = calls.slice(0, 5).map((c) => c.headers['Idempotency-Key']);
+    for (const k of keys) expect(k).toMatch(UUID);
+    expect(new Set(keys).size).toBe(5);
+    expect(calls[5].headers['Idempotency-Key']).toBeUndefined();
+  });
+
+  it('a 409 not_held carries the current message as currentRaw (not as a question)', async () => {
+    const m = chatMsg({ held: false, hidden: true });
+    answers.push(json(409, { error: { code: 'not_held', message: 'this message is not held for review', current: m } }));
+    const err = (await chatMod.release('ev1', m.id).catch((e: unknown) => e)) as ApiError;
+    expect(err.code).toBe('not_held');
+    expect(err.currentRaw).toEqual(m);
+    expect(err.current).toBeNull();
+  });
+});
+
+describe('moderation rules', () => {
+  const rules = { banned_terms: [], flood: null, spam: null, exempt_roles: [], trusted_authors: [] };
+
+  it('PUTs the version with an Idempotency-Key; a 409 brings the current rules', async () => {
+    answers.push(json(200, { version: 2, rules }));
+    answers.push(json(409, { error: { code: 'version_conflict', message: 'the rules changed', current: { version: 5, rules } } }));
+    answers.push(json(422, { error: { code: 'invalid_rules', message: 'fix these rules: x', details: ['flood.per_seconds: bad'] } }));
+    expect(await moderationRules.put('ev1', { version: 1, rules })).toEqual({ version: 2, rules });
+    expect(calls[0]).toMatchObject({ method: 'PUT', url: '/api/events/ev1/moderation/rules', body: { version: 1, rules } });
+    expect(calls[0].headers['Idempotency-Key']).toMatch(UUID);
+    const conflict = (await moderationRules.put('ev1', { version: 1, rules }).catch((e: unknown) => e)) as ApiError;
+    expect(conflict.status).toBe(409);
+    expect(conflict.currentRaw).toEqual({ version: 5, rules });
+    const invalid = (await moderationRules.put('ev1', { version: 5, rules }).catch((e: unknown) => e)) as ApiError;
+    expect(invalid.status).toBe(422);
+    expect(invalid.details).toEqual(['flood.per_seconds: bad']);
   });
 });

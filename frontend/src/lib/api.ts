@@ -4,11 +4,15 @@ import { normalizeQuestion } from './live';
 import type {
   ApiErrorBody,
   BulkResult,
+  ChatMessage,
   Event,
   EventDetail,
+  ModerationResult,
+  PlatformActionRequest,
   Question,
   QuestionCounts,
   QuestionState,
+  RulesDoc,
   User,
 } from './types';
 
@@ -18,14 +22,24 @@ export class ApiError extends Error {
   readonly details: unknown;
   /** on a 409 (version_conflict, or a claim someone else holds): the question as it is now */
   readonly current: Question | null;
+  /**
+   * the 409's `current` exactly as the server sent it (a ChatMessage for not_held, a
+   * RulesDoc for the moderation rules); undefined when there was none
+   */
+  readonly currentRaw: unknown;
 
-  constructor(status: number, code: string, message: string, details?: unknown, current?: Question | null) {
+  constructor(status: number, code: string, message: string, details?: unknown, current?: unknown) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.details = details;
-    this.current = current && typeof current === 'object' && typeof current.id === 'string' ? normalizeQuestion(current) : null;
+    this.currentRaw = current ?? undefined;
+    const c = current as Partial<Question> | null | undefined;
+    this.current =
+      c && typeof c === 'object' && typeof c.id === 'string' && typeof c.state === 'string'
+        ? normalizeQuestion(c as Question)
+        : null;
   }
 }
 
@@ -162,6 +176,30 @@ export const triage = {
   },
   /** Undo your last action: the restored question. 404 nothing_to_undo. */
   undo: async (eventId: string) => q(await write<Question>('POST', `${ev(eventId)}/undo`)),
+};
+
+const cpath = (eventId: string, mid: string) => `${ev(eventId)}/chat/${encodeURIComponent(mid)}`;
+
+/** Chat moderation (docs/PROTOCOL.md "Chat moderation"). Every write carries an Idempotency-Key. */
+export const chatMod = {
+  /** hidden in the consoles only; the platform keeps the message */
+  hide: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/hide`),
+  unhide: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/unhide`),
+  /** messages held for review, oldest first */
+  held: async (eventId: string) => (await request<ChatMessage[]>('GET', `${ev(eventId)}/chat/held`)) ?? [],
+  /** shows a held message; 409 not_held (with `current`) when it is not held any more */
+  release: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/release`),
+  /** keeps a held message hidden; 409 not_held */
+  reject: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/reject`),
+  /** delete / timeout / ban on the platform: `pending` (the answer follows as moderation.result) or `not_supported` */
+  action: (eventId: string, mid: string, body: PlatformActionRequest) =>
+    write<ModerationResult>('POST', `${cpath(eventId, mid)}/actions`, body),
+};
+
+/** Per-event moderation rules: 409 version_conflict with `current` (a RulesDoc), 422 with `details` lines. */
+export const moderationRules = {
+  get: (eventId: string) => request<RulesDoc>('GET', `${ev(eventId)}/moderation/rules`),
+  put: (eventId: string, doc: RulesDoc) => write<RulesDoc>('PUT', `${ev(eventId)}/moderation/rules`, doc),
 };
 
 export const api = {

@@ -1,6 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { applyQuestion, backoffDelay, LiveClient, pendingNewestFirst, wsUrl, type LiveOptions } from './live';
-import { chatMsg, FakeSocket, gauges, question } from './test-utils';
+import {
+  applyModerationResult,
+  applyQuestion,
+  backoffDelay,
+  latestModeration,
+  LiveClient,
+  pendingNewestFirst,
+  wsUrl,
+  type LiveOptions,
+  type ModerationMap,
+} from './live';
+import { chatMsg, FakeSocket, gauges, modResult, question } from './test-utils';
 
 const T0 = Date.parse('2030-01-01T10:00:00Z');
 
@@ -391,5 +401,120 @@ describe('question reducer', () => {
     expect(applyQuestion(m, { ...q, version: 10, text: 'newer' })).toBe(true);
     expect(m.get(q.id).text).toBe('newer');
     expect(applyQuestion(m, undefined)).toBe(false);
+  });
+});
+
+describe('chat moderation reducers', () => {
+  const upd = (seq: number, data: unknown) => ({ seq, topic: 'chat', type: 'chat.updated', at: '2030-01-01T10:00:00Z', data });
+  const res = (seq: number, data: unknown) => ({ seq, topic: 'chat', type: 'moderation.result', at: '2030-01-01T10:00:00Z', data });
+  const ids = (ms: { id: string }[]) => ms.map((m) => m.id);
+
+  it('chat.updated replaces the message by id, in place', () => {
+    const { client, ws } = connected(1);
+    const a = chatMsg({ received_at: '2030-01-01T10:00:01Z' });
+    const b = chatMsg({ received_at: '2030-01-01T10:00:02Z' });
+    const c = chatMsg({ received_at: '2030-01-01T10:00:03Z' });
+    ws.receive(batch(2, 4, [chatDelta(2, a), chatDelta(3, b), chatDelta(4, c)]));
+    ws.receive(batch(5, 5, [upd(5, { ...b, hidden: true })]));
+    expect(ids(client.chat)).toEqual([a.id, b.id, c.id]);
+    expect(client.chat[1].hidden).toBe(true);
+    expect(client.chat[0].hidden).toBe(false);
+    ws.receive(batch(6, 6, [upd(6, { ...b, hidden: false })]));
+    expect(client.chat[1].hidden).toBe(false);
+    expect(client.chatAppended).toBe(3);
+  });
+
+  it('routes held lines to the hold queue, never the feed (deltas and snapshot)', () => {
+    const client = make();
+    const ws = FakeSocket.last();
+    ws.open();
+    const shown = chatMsg();
+    const heldSnap = chatMsg({ held: true, moderation_reason: "held: matched term 'x'" });
+    ws.receive(hello(10, { snapshot: { chat: [shown, heldSnap], questions: [], gauges: null } }));
+    expect(ids(client.chat)).toEqual([shown.id]);
+    expect(ids(client.held)).toEqual([heldSnap.id]);
+    const heldLive = chatMsg({ held: true });
+    ws.receive(batch(11, 12, [chatDelta(11, heldLive), chatDelta(12, { ...heldLive })]));
+    expect(ids(client.chat)).toEqual([shown.id]);
+    expect(ids(client.held)).toEqual([heldSnap.id, heldLive.id]);
+    expect(client.chatAppended).toBe(0);
+    // a chat.message for a held id without held: true does not duplicate it into the feed
+    ws.receive(batch(13, 13, [chatDelta(13, { ...heldLive, held: false })]));
+    expect(ids(client.chat)).toEqual([shown.id]);
+  });
+
+  it('release moves a held line into the feed (in time order); reject takes it out and keeps it hidden', () => {
+    const { client, ws } = connected(1);
+    const early = chatMsg({ received_at: '2030-01-01T10:00:01Z' });
+    const h1 = chatMsg({ held: true, received_at: '2030-01-01T10:00:02Z' });
+    const h2 = chatMsg({ held: true, received_at: '2030-01-01T10:00:03Z' });
+    const late = chatMsg({ received_at: '2030-01-01T10:00:04Z' });
+    ws.receive(batch(2, 5, [chatDelta(2, early), chatDelta(3, h1), chatDelta(4, h2), chatDelta(5, late)]));
+    expect(ids(client.held)).toEqual([h1.id, h2.id]);
+
+    ws.receive(batch(6, 6, [upd(6, { ...h1, held: false, hidden: false })]));
+    expect(ids(client.held)).toEqual([h2.id]);
+    expect(ids(client.chat)).toEqual([early.id, h1.id, late.id]);
+    expect(client.chat[1].hidden).toBe(false);
+
+    ws.receive(batch(7, 7, [upd(7, { ...h2, held: false, hidden: true })]));
+    expect(client.held).toEqual([]);
+    const rejected = client.chat.find((m) => m.id === h2.id);
+    expect(rejected?.hidden).toBe(true);
+    // the same update again (REST answer + delta) changes nothing
+    client.mergeChat([{ ...h2, held: false, hidden: true }]);
+    expect(client.chat.filter((m) => m.id === h2.id)).toHaveLength(1);
+    expect(client.held).toEqual([]);
+  });
+
+  it('mergeHeld (GET /chat/held) skips lines the feed already shows and dedupes', () => {
+    const { client, ws } = connected(1);
+    const released = chatMsg();
+    ws.receive(batch(2, 2, [chatDelta(2, released)]));
+    const h = chatMsg({ held: true });
+    ws.receive(batch(3, 3, [chatDelta(3, h)]));
+    const other = chatMsg({ held: true, received_at: '2029-12-31T23:59:00Z' });
+    client.mergeHeld([{ ...released, held: true }, h, other]);
+    expect(ids(client.chat)).toEqual([released.id]);
+    expect(ids(client.held)).toEqual([other.id, h.id]);
+  });
+
+  it('moderation.result: pending then its answer; a late pending does not undo it', () => {
+    const { client, ws } = connected(1);
+    const m = chatMsg();
+    ws.receive(batch(2, 2, [chatDelta(2, m)]));
+    const pending = modResult({ chat_message_id: m.id, action: 'delete', status: 'pending' });
+    ws.receive(batch(3, 3, [res(3, pending)]));
+    expect(latestModeration(client.moderation, m.id)?.status).toBe('pending');
+    const done = { ...pending, status: 'done' as const, completed_at: '2030-01-01T10:00:05Z' };
+    ws.receive(batch(4, 4, [res(4, done)]));
+    expect(latestModeration(client.moderation, m.id)?.status).toBe('done');
+    // the REST answer (pending) arriving after the delta
+    expect(client.mergeModeration([pending])).toBe(0);
+    expect(latestModeration(client.moderation, m.id)?.status).toBe('done');
+  });
+
+  it('keeps one entry per action and shows the most recently requested one', () => {
+    const map: ModerationMap = new Map();
+    const del = modResult({ chat_message_id: 'm1', action: 'delete', status: 'failed', reason: 'unknown message', created_at: '2030-01-01T10:00:01Z' });
+    const ban = modResult({ chat_message_id: 'm1', action: 'ban', status: 'pending', created_at: '2030-01-01T10:00:02Z' });
+    expect(applyModerationResult(map, ban)).toBe(true);
+    expect(applyModerationResult(map, del)).toBe(true);
+    expect(map.get('m1')?.size).toBe(2);
+    expect(latestModeration(map, 'm1')?.action).toBe('ban');
+    expect(applyModerationResult(map, { ...ban, status: 'not_supported', reason: 'zoom cannot ban' })).toBe(true);
+    expect(latestModeration(map, 'm1')?.status).toBe('not_supported');
+    expect(applyModerationResult(map, { ...ban })).toBe(false); // pending after an answer
+    expect(applyModerationResult(map, null)).toBe(false);
+    expect(latestModeration(map, 'nope')).toBeNull();
+  });
+
+  it('forgets platform answers of lines trimmed from the feed', () => {
+    const { client, ws } = connected(0, { maxChat: 2 });
+    const a = chatMsg();
+    ws.receive(batch(1, 2, [chatDelta(1, a), res(2, modResult({ chat_message_id: a.id }))]));
+    expect(client.moderation.has(a.id)).toBe(true);
+    ws.receive(batch(3, 4, [chatDelta(3), chatDelta(4)]));
+    expect(client.moderation.has(a.id)).toBe(false);
   });
 });

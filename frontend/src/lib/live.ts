@@ -7,6 +7,8 @@ import type {
   Delta,
   Gauges,
   HelloMsg,
+  ModerationResult,
+  ModerationStatus,
   Question,
   ServerMsg,
   Snapshot,
@@ -157,6 +159,63 @@ export function applyQuestion(map: Map<string, Question>, q: Question | null | u
   return true;
 }
 
+// ---- chat moderation reducers ------------------------------------------------------
+
+/** Per chat message: its platform actions by action id (docs/PROTOCOL.md moderation.result). */
+export type ModerationMap = Map<string, Map<string, ModerationResult>>;
+
+const STATUS_RANK: Record<ModerationStatus, number> = { pending: 0, done: 1, failed: 1, not_supported: 1 };
+const statusRank = (s: unknown) => STATUS_RANK[s as ModerationStatus] ?? 1;
+
+/**
+ * Store a ModerationResult under its message and action id. A result never goes back
+ * to `pending` once it has an answer (the REST answer may arrive after the delta that
+ * carries the platform's answer, and deltas may come twice). Returns true on a change.
+ */
+export function applyModerationResult(map: ModerationMap, r: ModerationResult | null | undefined): boolean {
+  if (!r || typeof r !== 'object' || typeof r.chat_message_id !== 'string') return false;
+  const actionId = typeof r.action_id === 'string' ? r.action_id : r.id;
+  if (typeof actionId !== 'string') return false;
+  let per = map.get(r.chat_message_id);
+  const cur = per?.get(actionId);
+  if (cur) {
+    if (statusRank(r.status) < statusRank(cur.status)) return false;
+    if (cur.status === r.status && cur.reason === r.reason && cur.completed_at === r.completed_at) return false;
+  }
+  if (!per) {
+    per = new Map();
+    map.set(r.chat_message_id, per);
+  }
+  per.set(actionId, r);
+  return true;
+}
+
+/** The message's most recently requested action (its answer if it came), or null. */
+export function latestModeration(map: ModerationMap, messageId: string): ModerationResult | null {
+  const per = map.get(messageId);
+  if (!per) return null;
+  let best: ModerationResult | null = null;
+  for (const r of per.values()) if (!best || !(r.created_at < best.created_at)) best = r; // ties: the later one
+  return best;
+}
+
+function isChatMessage(m: unknown): m is ChatMessage {
+  return !!m && typeof m === 'object' && typeof (m as ChatMessage).id === 'string';
+}
+
+/** Insert `m` into `list` (oldest first by received_at), searching from the end. Returns its index. */
+function insertByTime(list: ChatMessage[], m: ChatMessage): number {
+  let i = list.length;
+  while (i > 0 && list[i - 1].received_at > m.received_at) i--;
+  list.splice(i, 0, m);
+  return i;
+}
+
+function lastIndexById(list: readonly ChatMessage[], id: string): number {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i].id === id) return i;
+  return -1;
+}
+
 function parseTime(iso: string): number {
   const t = Date.parse(iso);
   return Number.isFinite(t) ? t : NaN;
@@ -175,6 +234,10 @@ export class LiveClient {
   chatAppended = 0;
   /** count of messages ever dropped from the front by the maxChat cap */
   chatTrimmed = 0;
+  /** messages held for review (held: true), oldest first; never in `chat` */
+  held: ChatMessage[] = [];
+  /** platform actions per chat message id, by action id (see latestModeration) */
+  moderation: ModerationMap = new Map();
   /** every question we know of, in any state (replaced by each snapshot) */
   questions = new Map<string, Question>();
   /** incremented whenever a snapshot replaced the questions (time to re-fetch closed ones) */
@@ -256,6 +319,48 @@ export class LiveClient {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.connect();
+  }
+
+  /**
+   * Apply chat messages from REST answers (hide/unhide/release/reject, a 409's
+   * `current`) as `chat.updated` deltas. Returns how many changed.
+   */
+  mergeChat(ms: Iterable<ChatMessage | null | undefined>): number {
+    let n = 0;
+    for (const m of ms) if (this.updateChat(m)) n++;
+    if (n > 0) {
+      this.trimChat();
+      this.emit();
+    }
+    return n;
+  }
+
+  /**
+   * Merge GET /chat/held. A message the feed already shows was released (or rejected)
+   * after the server answered: it stays where the deltas put it.
+   */
+  mergeHeld(ms: Iterable<ChatMessage | null | undefined>): number {
+    let n = 0;
+    for (const m of ms) {
+      if (!isChatMessage(m) || this.chatIds.has(m.id)) continue;
+      const i = lastIndexById(this.held, m.id);
+      if (i >= 0) this.held[i] = { ...m, held: true };
+      else insertByTime(this.held, { ...m, held: true });
+      n++;
+    }
+    if (n > 0) {
+      this.trimHeld();
+      this.emit();
+    }
+    return n;
+  }
+
+  /** Merge ModerationResults from REST answers (same rule as the deltas). */
+  mergeModeration(rs: Iterable<ModerationResult | null | undefined>): number {
+    let n = 0;
+    for (const r of rs) if (applyModerationResult(this.moderation, r)) n++;
+    if (n > 0) this.emit();
+    return n;
   }
 
   /**
@@ -436,6 +541,7 @@ export class LiveClient {
   private handleBatch(msg: BatchMsg): void {
     for (const d of msg.items ?? []) this.applyDelta(d);
     this.trimChat();
+    this.trimHeld();
     if (typeof msg.seq_to === 'number') this.lastSeqTo = msg.seq_to;
     this.emit();
   }
@@ -444,6 +550,12 @@ export class LiveClient {
     switch (d.type) {
       case 'chat.message':
         if (this.addChat(d.data)) this.chatAppended += 1;
+        break;
+      case 'chat.updated':
+        this.updateChat(d.data);
+        break;
+      case 'moderation.result':
+        applyModerationResult(this.moderation, d.data);
         break;
       case 'question.created':
       case 'question.updated':
@@ -460,8 +572,13 @@ export class LiveClient {
   private replaceState(s: Snapshot): void {
     this.chat = [];
     this.chatIds = new Set();
+    this.held = [];
     for (const m of s.chat ?? []) this.addChat(m);
     this.trimChat();
+    this.trimHeld();
+    // Platform answers are not in the snapshot: keep those of messages it still shows.
+    for (const id of [...this.moderation.keys()])
+      if (!this.chatIds.has(id) && lastIndexById(this.held, id) < 0) this.moderation.delete(id);
     this.questions = new Map();
     for (const q of s.questions ?? []) applyQuestion(this.questions, q);
     this.snapshots += 1;
@@ -469,10 +586,49 @@ export class LiveClient {
     if (s.gauges) this.applyGauges(s.gauges);
   }
 
+  /** A new line (chat.message, snapshot): held ones go to the hold queue. False if known. */
   private addChat(m: ChatMessage): boolean {
-    if (!m || this.chatIds.has(m.id)) return false;
+    if (!isChatMessage(m) || this.chatIds.has(m.id)) return false;
+    if (m.held === true) {
+      if (lastIndexById(this.held, m.id) < 0) this.held.push(m);
+      return false;
+    }
+    if (lastIndexById(this.held, m.id) >= 0) return false; // held, and no chat.updated yet
     this.chatIds.add(m.id);
     this.chat.push(m);
+    return true;
+  }
+
+  /**
+   * chat.updated (and REST answers): replace the message by id, moving it between the
+   * hold queue and the feed. Released → feed; rejected (held: false, hidden: true) →
+   * feed as a hidden line; held again → hold queue. Returns true on a change.
+   */
+  private updateChat(m: ChatMessage | null | undefined): boolean {
+    if (!isChatMessage(m)) return false;
+    const h = lastIndexById(this.held, m.id);
+    const f = this.chatIds.has(m.id) ? lastIndexById(this.chat, m.id) : -1;
+    if (m.held === true) {
+      if (f >= 0) {
+        this.chat.splice(f, 1);
+        this.chatIds.delete(m.id);
+      }
+      if (h >= 0) this.held[h] = m;
+      else insertByTime(this.held, m);
+      return true;
+    }
+    if (h >= 0) this.held.splice(h, 1);
+    if (f >= 0) {
+      this.chat[f] = m;
+      return true;
+    }
+    // Not in the feed: leaving the hold queue, or a line the feed dropped long ago
+    // (older than everything kept: leave it out rather than shift the feed).
+    const full = this.chat.length >= this.opts.maxChat;
+    if (h < 0 && full && this.chat.length > 0 && m.received_at < this.chat[0].received_at) return false;
+    const at = insertByTime(this.chat, m);
+    this.chatIds.add(m.id);
+    if (at === this.chat.length - 1) this.chatAppended += 1;
     return true;
   }
 
@@ -480,8 +636,17 @@ export class LiveClient {
     const excess = this.chat.length - this.opts.maxChat;
     if (excess <= 0) return;
     const removed = this.chat.splice(0, excess);
-    for (const m of removed) this.chatIds.delete(m.id);
+    for (const m of removed) {
+      this.chatIds.delete(m.id);
+      this.moderation.delete(m.id);
+    }
     this.chatTrimmed += removed.length;
+  }
+
+  /** The hold queue is capped like the feed (the server keeps every held message). */
+  private trimHeld(): void {
+    const excess = this.held.length - this.opts.maxChat;
+    if (excess > 0) for (const m of this.held.splice(0, excess)) this.moderation.delete(m.id);
   }
 
   private applyGauges(g: Gauges): void {

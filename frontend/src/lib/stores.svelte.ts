@@ -11,3 +11,9 @@ export const conn = $state<{ status: LiveStatus | null; replayed: number; title:
   replayed: 0,
   title: '',
 });
+
+/**
+ * The open event's moderation controls in the header: the page says whether the user may
+ * moderate; the header's "Rules" button opens the editor the page shows.
+ */
+export const eventUi = $state<{ canModerate: boolean; rulesOpen: boolean }>({ canModerate: false, rulesOpen: false });

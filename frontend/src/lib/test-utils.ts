@@ -1,6 +1,6 @@
 // A fake WebSocket for unit tests (not bundled: only imported from *.test.ts).
 
-import type { ChatMessage, Gauges, Question } from './types';
+import type { ChatMessage, Gauges, ModerationResult, Question } from './types';
 import type { SocketLike } from './live';
 
 export class FakeSocket implements SocketLike {
@@ -120,5 +120,23 @@ export function gauges(at: string, total = 100, mpm = 10): Gauges {
     unique_chatters_per_min: 5,
     questions_pending: 1,
     ingest_backlog: 0,
+  };
+}
+
+export function modResult(over: Partial<ModerationResult> = {}): ModerationResult {
+  n += 1;
+  return {
+    id: hex(n),
+    action_id: over.id ?? hex(n),
+    chat_message_id: hex(1),
+    source_id: hex(999),
+    action: 'delete',
+    params: {},
+    status: 'pending',
+    reason: null,
+    requested_by: 'user:mod',
+    created_at: '2030-01-01T10:00:00Z',
+    completed_at: null,
+    ...over,
   };
 }

@@ -26,6 +26,8 @@ export interface Source {
   name: string;
   kind: 'chat' | 'qa';
   enabled: boolean;
+  /** what the source can do on its platform, e.g. ["ban","delete","timeout","viewer_counts"] */
+  capabilities?: string[];
 }
 
 export interface EventDetail extends Event {
@@ -43,8 +45,78 @@ export interface ChatMessage {
   truncated: boolean;
   is_question: boolean;
   hidden: boolean;
+  /** held for review by a rule: belongs in the hold queue, not the feed */
+  held?: boolean;
+  /** flagged by a rule (still shown) */
+  flagged?: boolean;
+  /** why a rule hid, held or flagged it, e.g. "held: matched term 'x'" (may quote audience text) */
+  moderation_reason?: string | null;
   platform_at: string;
   received_at: string;
+}
+
+// ---- chat moderation -----------------------------------------------------------
+
+export type PlatformActionType = 'delete' | 'timeout' | 'ban';
+export type ModerationStatus = 'pending' | 'done' | 'failed' | 'not_supported';
+
+/** POST /api/events/{id}/chat/{mid}/actions body */
+export interface PlatformActionRequest {
+  type: PlatformActionType;
+  duration_s?: number;
+  reason?: string;
+}
+
+/** A platform action and (once it came) the platform's answer. */
+export interface ModerationResult {
+  id: string;
+  action_id: string;
+  chat_message_id: string;
+  source_id: string;
+  action: PlatformActionType | string;
+  params: Record<string, unknown> | null;
+  status: ModerationStatus;
+  /** the platform's (or the server's) words; may quote audience text */
+  reason: string | null;
+  requested_by: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export type RuleAction = 'hide' | 'hold' | 'flag';
+
+export interface BannedTerm {
+  term: string;
+  action: RuleAction;
+  whole_word: boolean;
+}
+
+export interface FloodRule {
+  max_messages: number;
+  per_seconds: number;
+  max_repeats: number;
+  repeat_window_s: number;
+  action: RuleAction;
+}
+
+export interface SpamRule {
+  threshold: number;
+  action: RuleAction;
+}
+
+/** null turns flood or spam off. */
+export interface RuleSet {
+  banned_terms: BannedTerm[];
+  flood: FloodRule | null;
+  spam: SpamRule | null;
+  exempt_roles: string[];
+  trusted_authors: string[];
+}
+
+/** GET / PUT /api/events/{id}/moderation/rules */
+export interface RulesDoc {
+  version: number;
+  rules: RuleSet;
 }
 
 export type QuestionState = 'pending' | 'approved' | 'on_deck' | 'answered' | 'rejected' | 'archived';
@@ -100,8 +172,11 @@ export interface Gauges {
 
 /** REST error body: {"error": {"code", "message", "details"?, "current"?}} */
 export interface ApiErrorBody {
-  /** `current`: the question as it is now, on a 409 version_conflict */
-  error: { code: string; message: string; details?: unknown; current?: Question };
+  /**
+   * `current` on a 409: the thing as it is now (a Question for triage, a ChatMessage for
+   * not_held, a RulesDoc for the moderation rules)
+   */
+  error: { code: string; message: string; details?: unknown; current?: unknown };
 }
 
 // ---- WebSocket -------------------------------------------------------------
@@ -131,6 +206,8 @@ export interface HelloMsg {
 
 export type Delta =
   | { seq: number; topic: 'chat'; type: 'chat.message'; at: string; data: ChatMessage }
+  | { seq: number; topic: 'chat'; type: 'chat.updated'; at: string; data: ChatMessage }
+  | { seq: number; topic: 'chat'; type: 'moderation.result'; at: string; data: ModerationResult }
   | { seq: number; topic: 'questions'; type: 'question.created'; at: string; data: Question }
   | { seq: number; topic: 'questions'; type: 'question.updated'; at: string; data: Question }
   | { seq: number; topic: 'gauges'; type: 'gauges.update'; at: string; data: Gauges };
