@@ -502,10 +502,10 @@ class DuplicateIndex(Generic[K]):
     def __contains__(self, question_id: object) -> bool:
         return question_id in self._sigs
 
-    def add(self, question_id: K, text: str) -> Signature:
+    def add(self, question_id: K, text: str | Signature) -> Signature:
         """Index (or re-index, if the text was edited) a question; returns its signature."""
         self.remove(question_id)
-        sig = signature(text)
+        sig = text if isinstance(text, Signature) else signature(text)
         self._sigs[question_id] = sig
         self._added[question_id] = self._counter
         self._counter += 1
@@ -566,13 +566,13 @@ class DuplicateIndex(Generic[K]):
         ]
 
     def candidates(
-        self, text: str, limit: int = 3, *, exclude: K | None = None
+        self, text: str | Signature, limit: int = 3, *, exclude: K | None = None
     ) -> list[tuple[K, float]]:
         """Up to `limit` indexed questions scoring >= threshold, best first.
 
         `exclude` skips one id, e.g. the question itself when it is already indexed.
         """
-        query = signature(text)
+        query = text if isinstance(text, Signature) else signature(text)
         if limit <= 0 or not self._sigs:
             return []
         n = len(self._sigs)

@@ -174,6 +174,14 @@ export const triage = {
     const r = await write<BulkResult>('POST', `${ev(eventId)}/questions/bulk`, { ids, to });
     return { done: (r?.done ?? []).map(q), failed: r?.failed ?? [] } satisfies BulkResult;
   },
+  /** Fold `it` into `into` (each voter counted once); both come back. */
+  merge: async (eventId: string, it: Versioned, into: string) => {
+    const r = await write<{ merged: Question; into: Question }>('POST', `${qpath(eventId, it.id)}/merge`, {
+      into,
+      version: it.version,
+    });
+    return { merged: q(r.merged), into: q(r.into) };
+  },
   /** Undo your last action: the restored question. 404 nothing_to_undo. */
   undo: async (eventId: string) => q(await write<Question>('POST', `${ev(eventId)}/undo`)),
 };

@@ -35,6 +35,7 @@ describe('keyAction', () => {
     expect(k('e')).toEqual({ kind: 'edit' });
     expect(k('t')).toEqual({ kind: 'tag' });
     expect(k('u')).toEqual({ kind: 'undo' });
+    expect(k('m')).toEqual({ kind: 'merge' });
     expect(k('?', { shiftKey: true })).toEqual({ kind: 'help' });
     expect(k('Escape')).toEqual({ kind: 'escape' });
   });

@@ -12,6 +12,7 @@ export type TriageAction =
   | { kind: 'edit' }
   | { kind: 'tag' }
   | { kind: 'undo' }
+  | { kind: 'merge' }
   | { kind: 'help' }
   | { kind: 'escape' };
 
@@ -87,6 +88,8 @@ export function keyAction(e: KeyInput, ctx: KeyContext): TriageAction | null {
       return { kind: 'tag' };
     case 'u':
       return { kind: 'undo' };
+    case 'm':
+      return { kind: 'merge' };
     default:
       return null;
   }
@@ -114,6 +117,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { keys: '+ / −', what: 'boost up / down', example: { key: '+', shiftKey: true } },
   { keys: 'e', what: 'edit the text (Enter saves, Esc cancels)', example: { key: 'e' } },
   { keys: 't', what: 'add a tag (“-tag” removes one)', example: { key: 't' } },
+  { keys: 'm', what: 'merge into the suggested duplicate', example: { key: 'm' } },
   { keys: 'u', what: 'undo your last action', example: { key: 'u' } },
   { keys: '?', what: 'show / hide this list', example: { key: '?', shiftKey: true } },
   { keys: 'Esc', what: 'close the overlay, then clear the selection', example: { key: 'Escape' } },

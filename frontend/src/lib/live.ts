@@ -141,6 +141,8 @@ export function normalizeQuestion(q: Question): Question {
     claimed_until: p.claimed_until ?? null,
     merged_into: p.merged_into ?? null,
     merged_count: p.merged_count ?? 0,
+    duplicate_of: p.duplicate_of ?? null,
+    duplicate_score: p.duplicate_score ?? null,
     updated_at: p.updated_at ?? p.received_at ?? '',
   };
 }

@@ -106,6 +106,8 @@ export function question(over: Partial<Question> = {}): Question {
     claimed_until: null,
     merged_into: null,
     merged_count: 0,
+    duplicate_of: null,
+    duplicate_score: null,
     received_at: '2030-01-01T10:00:00Z',
     updated_at: '2030-01-01T10:00:00Z',
     ...over,

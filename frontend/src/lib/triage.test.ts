@@ -126,3 +126,19 @@ describe('claims, edits, tags', () => {
     expect(applyTagInput(['a'], '   ')).toBeNull();
   });
 });
+
+describe('duplicates', () => {
+  it('hides merged questions and finds the suggested target only while it is open', async () => {
+    const { queueList, duplicateTarget } = await import('./triage');
+    const base = question({ id: 'a1', text: 'Will the slides be shared?' });
+    const reask = question({ id: 'b2', text: 'are slides shared?', duplicate_of: 'a1', duplicate_score: 0.8 });
+    const merged = question({ id: 'c3', merged_into: 'a1' });
+    const byId = new Map([base, reask, merged].map((q) => [q.id, q]));
+    const shown = queueList(byId.values(), { state: 'all', platform: '', text: '', sort: 'age' }).map((q) => q.id);
+    expect(shown).not.toContain('c3');
+    expect(duplicateTarget(reask, byId)?.id).toBe('a1');
+    expect(duplicateTarget(base, byId)).toBeNull();
+    byId.set('a1', { ...base, merged_into: 'zz' });
+    expect(duplicateTarget(reask, byId)).toBeNull();
+  });
+});

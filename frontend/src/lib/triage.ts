@@ -115,6 +115,7 @@ export function queueList(questions: Iterable<Question>, f: QueueFilter): Questi
   const needle = f.text.trim().toLowerCase();
   const out: Question[] = [];
   for (const q of questions) {
+    if (q.merged_into) continue; // folded into another question: its asker shows there
     if (f.state !== 'all' && q.state !== f.state) continue;
     if (f.platform && q.platform !== f.platform) continue;
     if (!matchesText(q, needle)) continue;
@@ -192,4 +193,12 @@ export function describeChanges(before: Question | undefined | null, after: Ques
 export function conflictMessage(before: Question | undefined | null, after: Question): string {
   const changes = describeChanges(before, after);
   return `Changed by someone else: ${changes.length ? changes.join(', ') : 'other details (refreshed)'}`;
+}
+
+/** The open question `q` re-asks, if the pipeline suggested one that is still in the queue. */
+export function duplicateTarget(q: Question, byId: ReadonlyMap<string, Question>): Question | null {
+  if (!q.duplicate_of || q.merged_into) return null;
+  const target = byId.get(q.duplicate_of);
+  if (!target || target.merged_into || target.id === q.id) return null;
+  return target;
 }

@@ -147,6 +147,9 @@ export interface Question {
   claimed_until: string | null;
   merged_into: string | null;
   merged_count: number;
+  /** an earlier open question this one re-asks (the pipeline's suggestion), and how alike (0-1) */
+  duplicate_of: string | null;
+  duplicate_score: number | null;
   received_at: string;
   updated_at: string;
 }
