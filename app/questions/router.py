@@ -38,6 +38,24 @@ def _write(
     return idempotent_write(request, session, access, TRIAGE_ROLES, run)
 
 
+def _on_question(
+    request: Request,
+    session: AsyncSession,
+    bus: Bus,
+    access: EventAccess,
+    question_id: str,
+    act: Callable[[Question], Awaitable[object]],
+) -> Awaitable[JSONResponse]:
+    """A write on one question: load it (404 if not in this event), act, answer with it."""
+
+    async def work() -> tuple[list[Question], Any]:
+        question = await service.get(session, access.event.id, question_id)
+        await act(question)
+        return [question], service.data(question)
+
+    return _write(request, session, bus, access, work)
+
+
 @router.get("")
 async def list_questions(
     access: EventMemberDep,
@@ -82,12 +100,14 @@ async def transition(
     session: SessionDep,
     bus: BusDep,
 ) -> JSONResponse:
-    async def work() -> tuple[list[Question], Any]:
-        question = await service.get(session, access.event.id, question_id)
-        await service.transition(session, question, body.to, body.version, access.user)
-        return [question], service.data(question)
-
-    return await _write(request, session, bus, access, work)
+    return await _on_question(
+        request,
+        session,
+        bus,
+        access,
+        question_id,
+        lambda q: service.transition(session, q, body.to, body.version, access.user),
+    )
 
 
 @router.patch("/{question_id}")
@@ -103,12 +123,14 @@ async def edit(
     if not fields:
         raise AppError("nothing to change: send text, tags, anonymous, host_note or pinned")
 
-    async def work() -> tuple[list[Question], Any]:
-        question = await service.get(session, access.event.id, question_id)
-        await service.edit(session, question, body.version, fields, access.user)
-        return [question], service.data(question)
-
-    return await _write(request, session, bus, access, work)
+    return await _on_question(
+        request,
+        session,
+        bus,
+        access,
+        question_id,
+        lambda q: service.edit(session, q, body.version, fields, access.user),
+    )
 
 
 @router.post("/{question_id}/boost")
@@ -120,12 +142,14 @@ async def boost(
     session: SessionDep,
     bus: BusDep,
 ) -> JSONResponse:
-    async def work() -> tuple[list[Question], Any]:
-        question = await service.get(session, access.event.id, question_id)
-        await service.boost(session, question, body.version, body.amount, access.user)
-        return [question], service.data(question)
-
-    return await _write(request, session, bus, access, work)
+    return await _on_question(
+        request,
+        session,
+        bus,
+        access,
+        question_id,
+        lambda q: service.boost(session, q, body.version, body.amount, access.user),
+    )
 
 
 @router.post("/{question_id}/claim")
@@ -137,24 +161,28 @@ async def claim(
     session: SessionDep,
     bus: BusDep,
 ) -> JSONResponse:
-    async def work() -> tuple[list[Question], Any]:
-        question = await service.get(session, access.event.id, question_id)
-        await service.claim(session, question, body.version, access.user)
-        return [question], service.data(question)
-
-    return await _write(request, session, bus, access, work)
+    return await _on_question(
+        request,
+        session,
+        bus,
+        access,
+        question_id,
+        lambda q: service.claim(session, q, body.version, access.user),
+    )
 
 
 @router.delete("/{question_id}/claim")
 async def unclaim(
     question_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
 ) -> JSONResponse:
-    async def work() -> tuple[list[Question], Any]:
-        question = await service.get(session, access.event.id, question_id)
-        await service.unclaim(session, question, access.user)
-        return [question], service.data(question)
-
-    return await _write(request, session, bus, access, work)
+    return await _on_question(
+        request,
+        session,
+        bus,
+        access,
+        question_id,
+        lambda q: service.unclaim(session, q, access.user),
+    )
 
 
 @router.post("/bulk")
