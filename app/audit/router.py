@@ -19,11 +19,14 @@ async def audit_log(
     session: SessionDep,
     target_id: str | None = None,
     actor: str | None = Query(None, description="user:<name> or rule:<name>"),
+    author_id: str | None = Query(
+        None, description="what was done to this audience author's words"
+    ),
     format: str = Query("json", pattern="^(json|csv)$"),
     limit: int = Query(1000, ge=1, le=100_000),
 ) -> Response | list[dict[str, Any]]:
     rows = await service.rows_for(
-        session, access.event.id, target_id=target_id, actor=actor, limit=limit
+        session, access.event.id, target_id=target_id, actor=actor, author_id=author_id, limit=limit
     )
     if format == "csv":
         return PlainTextResponse(

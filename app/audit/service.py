@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditLog
@@ -56,11 +56,26 @@ async def rows_for(
     *,
     target_id: str | None = None,
     actor: str | None = None,
+    author_id: str | None = None,
     limit: int = 1000,
 ) -> Sequence[AuditLog]:
     query = select(AuditLog).where(AuditLog.event_id == event_id)
     if target_id:
         query = query.where(AuditLog.target_id == target_id)
+    if author_id:
+        # Everything done to what one audience member wrote: their lines and questions.
+        from app.chat.models import ChatMessage
+        from app.questions.models import Question
+
+        written = union(
+            select(ChatMessage.id).where(
+                ChatMessage.event_id == event_id, ChatMessage.author_id == author_id
+            ),
+            select(Question.id).where(
+                Question.event_id == event_id, Question.author_id == author_id
+            ),
+        )
+        query = query.where(AuditLog.target_id.in_(written))
     if actor:
         query = query.where(AuditLog.actor == actor)
     query = query.order_by(AuditLog.id.desc()).limit(limit)

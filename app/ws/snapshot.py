@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.chat import repository as chat_repo
+from app.chat import service as chat_service
 from app.db import Database
 from app.pipeline.deltas import chat_message_data, question_data, row_dict
 from app.questions import repository as questions_repo
@@ -18,9 +19,12 @@ def snapshot_loader(db: Database) -> Any:
         async with db.sessions() as session:
             chat = await chat_repo.recent(session, event_id, SNAPSHOT_CHAT)
             questions = await questions_repo.open_questions(session, event_id, SNAPSHOT_QUESTIONS)
+            actions = await chat_repo.recent_actions(session, event_id, SNAPSHOT_CHAT)
         return {
             "chat": [chat_message_data(row_dict(m)) for m in chat],
             "questions": [question_data(row_dict(q)) for q in questions],
+            # So a reloaded console still shows what the platforms answered.
+            "moderation": [chat_service.action_data(a) for a in actions],
         }
 
     return load

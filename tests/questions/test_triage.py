@@ -355,6 +355,8 @@ async def test_every_mutating_route_leaves_an_audit_row(
         assert all(r.actor.startswith("user:") for r in rows)
     csv = await mod.get(f"/api/events/{e}/audit?format=csv")
     assert csv.status_code == 200 and csv.text.startswith("id,at,actor,action")
+    per_author = (await mod.get(f"/api/events/{e}/audit?author_id=u0")).json()
+    assert {r["target_id"] for r in per_author} == {qids[0]}, "Asker 0 wrote qids[0] only"
     per_question = (await mod.get(f"/api/events/{e}/audit?target_id={qids[0]}")).json()
     assert [r["action"] for r in per_question] == ["transition"]
     assert per_question[0]["before"]["state"] == "pending"

@@ -44,7 +44,7 @@ async def test_hello_snapshot_then_live_batches(
     hello = await recv_json(ws)
     assert hello["type"] == "hello" and hello["resumed"] is False
     assert hello["seq"] == 1
-    assert set(hello["snapshot"]) >= {"chat", "questions", "gauges"}
+    assert set(hello["snapshot"]) >= {"chat", "questions", "gauges", "moderation"}
     await stack.bus.publish_live(event_id, [chat_item(1), chat_item(2)])
     items = await collect_chat(ws, 2)
     assert [i["seq"] for i in items] == [2, 3]

@@ -494,6 +494,16 @@ describe('chat moderation reducers', () => {
     expect(latestModeration(client.moderation, m.id)?.status).toBe('done');
   });
 
+  it('takes platform answers from the snapshot, so a reload still shows them', () => {
+    const m = chatMsg();
+    const done = modResult({ chat_message_id: m.id, action: 'delete', status: 'done' });
+    const client = make();
+    const ws = FakeSocket.last();
+    ws.open();
+    ws.receive(hello(5, { snapshot: { chat: [m], questions: [], gauges: null, moderation: [done] } }));
+    expect(latestModeration(client.moderation, m.id)?.status).toBe('done');
+  });
+
   it('keeps one entry per action and shows the most recently requested one', () => {
     const map: ModerationMap = new Map();
     const del = modResult({ chat_message_id: 'm1', action: 'delete', status: 'failed', reason: 'unknown message', created_at: '2030-01-01T10:00:01Z' });

@@ -578,9 +578,10 @@ export class LiveClient {
     for (const m of s.chat ?? []) this.addChat(m);
     this.trimChat();
     this.trimHeld();
-    // Platform answers are not in the snapshot: keep those of messages it still shows.
+    // Keep the answers of messages it still shows, then take the snapshot's (newer win).
     for (const id of [...this.moderation.keys()])
       if (!this.chatIds.has(id) && lastIndexById(this.held, id) < 0) this.moderation.delete(id);
+    for (const r of s.moderation ?? []) applyModerationResult(this.moderation, r);
     this.questions = new Map();
     for (const q of s.questions ?? []) applyQuestion(this.questions, q);
     this.snapshots += 1;

@@ -196,6 +196,8 @@ export interface Snapshot {
   chat: ChatMessage[];
   questions: Question[];
   gauges: Gauges | null;
+  /** the latest platform actions and their answers (newest last) */
+  moderation?: ModerationResult[];
 }
 
 export interface HelloMsg {
