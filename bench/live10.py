@@ -301,7 +301,7 @@ async def triage_actor(
     token: str,
     event_id: str,
     rate: float,
-    actions: list[tuple[float, str, int]],
+    actions: list[tuple[float, str, int, float]],
     outcomes: Counter[str],
 ) -> None:
     """A moderator approving pending questions of one event, `rate` a second: each action's
@@ -334,7 +334,7 @@ async def triage_actor(
                     )
                     if resp.status_code == 200:
                         q = resp.json()
-                        actions.append((sent, q["id"], int(q["version"])))
+                        actions.append((sent, q["id"], int(q["version"]), time.time()))
                         outcomes["ok"] += 1
                     else:
                         outcomes[f"http_{resp.status_code}"] += 1
@@ -344,18 +344,21 @@ async def triage_actor(
 
 
 def triage_summary(
-    actions: list[tuple[float, str, int]],
+    actions: list[tuple[float, str, int, float]],
     triage_reports: list[dict[str, Any]],
     outcomes: Counter[str],
 ) -> dict[str, Any]:
     """Action -> every first-event console's receipt of its question.updated."""
     hist = Hist()
+    request = Hist()  # the REST call alone: auth, commit, publish, answer
+    for sent, _qid, _version, answered in actions:
+        request.add((answered - sent) * 1000)
     missing = 0
     consoles = 0
     for rep in triage_reports:
         for seen in rep["seen"]:
             consoles += 1
-            for sent, qid, version in actions:
+            for sent, qid, version, _answered in actions:
                 got = seen.get(f"{qid}:{version}")
                 if got is None:
                     missing += 1
@@ -363,6 +366,7 @@ def triage_summary(
                     hist.add((got - sent) * 1000)
     return {
         "triage_visible_ms": hist.summary(),
+        "triage_request_ms": request.summary(),
         "triage_actions": len(actions),
         "triage_missing": missing,
         "triage_consoles": consoles,
@@ -544,7 +548,7 @@ class Bench:
         stream_probe = asyncio.create_task(
             live_stream_probe(self.redis, self.event_ids[:2], stream_hist)
         )
-        actions: list[tuple[float, str, int]] = []
+        actions: list[tuple[float, str, int, float]] = []
         outcomes: Counter[str] = Counter()
         triage = None
         if triage_base is not None:
@@ -590,7 +594,7 @@ class Bench:
         merged = merge_clients(reports, marks)
         if triage is not None:
             await asyncio.sleep(max(0.0, window_end + TRIAGE_GRACE_S - time.monotonic()))
-            keys = ",".join(f"{qid}:{version}" for _, qid, version in actions)
+            keys = ",".join(f"{qid}:{version}" for _, qid, version, _done in actions)
             for c in clients:
                 await c.send(f"triage {keys}")
             triage_reports = await asyncio.gather(*(c.expect("triage", 30) for c in clients))
@@ -979,6 +983,7 @@ def build_result(
         "consoles_open_at_end": ours["consoles_open"],
         # moderator approvals on event 0 -> the question.updated on each of its consoles
         "triage_visible_ms": ours.get("triage_visible_ms"),
+        "triage_request_ms": ours.get("triage_request_ms"),
         "triage_actions": ours.get("triage_actions"),
         "triage_missing": ours.get("triage_missing"),
         "triage_consoles": ours.get("triage_consoles"),

@@ -36,6 +36,9 @@ describe('keyAction', () => {
     expect(k('t')).toEqual({ kind: 'tag' });
     expect(k('u')).toEqual({ kind: 'undo' });
     expect(k('m')).toEqual({ kind: 'merge' });
+    expect(k('0')).toEqual({ kind: 'tab', state: 'all' });
+    expect(k('3')).toEqual({ kind: 'tab', state: 'on_deck' });
+    expect(k('7')).toBeNull();
     expect(k('?', { shiftKey: true })).toEqual({ kind: 'help' });
     expect(k('Escape')).toEqual({ kind: 'escape' });
   });

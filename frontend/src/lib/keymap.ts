@@ -2,6 +2,8 @@
 
 import type { QuestionState } from './types';
 
+const TAB_STATES: readonly QuestionState[] = ['pending', 'approved', 'on_deck', 'answered', 'rejected', 'archived'];
+
 export type TriageAction =
   | { kind: 'move'; delta: 1 | -1; extend: boolean }
   | { kind: 'edge'; to: 'first' | 'last'; extend: boolean }
@@ -13,6 +15,7 @@ export type TriageAction =
   | { kind: 'tag' }
   | { kind: 'undo' }
   | { kind: 'merge' }
+  | { kind: 'tab'; state: QuestionState | 'all' }
   | { kind: 'help' }
   | { kind: 'escape' };
 
@@ -75,6 +78,8 @@ export function keyAction(e: KeyInput, ctx: KeyContext): TriageAction | null {
   if (key === '+' || key === '=') return { kind: 'boost', amount: 1 };
   if (key === '-' || key === '_') return { kind: 'boost', amount: -1 };
   if (shift || key.length !== 1) return null;
+  // 1-6 pick a state tab (pending … archived), 0 shows every state.
+  if (key >= '0' && key <= '6') return { kind: 'tab', state: key === '0' ? 'all' : TAB_STATES[Number(key) - 1] };
   const to = LETTER_TRANSITIONS[lower];
   if (to) return { kind: 'transition', to };
   switch (lower) {
@@ -118,6 +123,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { keys: 'e', what: 'edit the text (Enter saves, Esc cancels)', example: { key: 'e' } },
   { keys: 't', what: 'add a tag (“-tag” removes one)', example: { key: 't' } },
   { keys: 'm', what: 'merge into the suggested duplicate', example: { key: 'm' } },
+  { keys: '1 … 6 / 0', what: 'show pending … archived / every state', example: { key: '0' } },
   { keys: 'u', what: 'undo your last action', example: { key: 'u' } },
   { keys: '?', what: 'show / hide this list', example: { key: '?', shiftKey: true } },
   { keys: 'Esc', what: 'close the overlay, then clear the selection', example: { key: 'Escape' } },
