@@ -119,7 +119,7 @@ async def change(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise await _conflict(session, question.id, "someone else changed it first: review it")
-    await session.refresh(question)
+    # synchronize_session="fetch" already set the new values on `question`: no re-read.
     audit.record(
         session,
         event_id=question.event_id,
