@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,9 +79,16 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with factory() as session:
-        yield session
+async def get_in_event(
+    session: AsyncSession, model: Any, row_id: str, event_id: str, what: str
+) -> Any:
+    """The row `row_id` of `model` if it belongs to the event; 404 otherwise."""
+    from app.errors import NotFound
+
+    row = await session.get(model, row_id)
+    if row is None or row.event_id != event_id:
+        raise NotFound(f"no {what} {row_id} in this event")
+    return row
 
 
 class Database:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import Role
+from app.auth.models import Role, User
+from app.bus import Bus
 from app.chat import service
 from app.chat.models import ChatMessage
 from app.chat.schemas import PlatformActionIn
-from app.deps import BusDep, EventMemberDep, SessionDep
+from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
 from app.writes import idempotent_write
 
 router = APIRouter(prefix="/api/events/{event_id}/chat", tags=["chat"])
@@ -23,28 +26,22 @@ async def held_messages(access: EventMemberDep, session: SessionDep) -> list[dic
     return [service.data(m) for m in await service.held(session, access.event.id)]
 
 
-async def _visibility(
-    message_id: str, request: Request, access: Any, session: Any, bus: Any, how: str
+Review = Callable[[AsyncSession, ChatMessage, User], Awaitable[ChatMessage]]
+
+
+async def _review(
+    message_id: str,
+    request: Request,
+    access: EventAccess,
+    session: AsyncSession,
+    bus: Bus,
+    act: Review,
 ) -> JSONResponse:
+    """A console-side decision on one line (hide, unhide, release, reject), then published."""
+
     async def work() -> tuple[Any, Any]:
-        message: ChatMessage = await service.get(session, access.event.id, message_id)
-        if how == "hide":
-            await service.set_visibility(
-                session, message, hidden=True, held=message.held, actor=access.user, action="hide"
-            )
-        elif how == "unhide":
-            await service.set_visibility(
-                session,
-                message,
-                hidden=False,
-                held=message.held,
-                actor=access.user,
-                action="unhide",
-            )
-        elif how == "release":
-            await service.release(session, message, access.user)
-        else:
-            await service.reject(session, message, access.user)
+        message = await service.get(session, access.event.id, message_id)
+        await act(session, message, access.user)
         return service.data(message), lambda: service.publish_messages(
             bus, access.event.id, [message]
         )
@@ -56,28 +53,28 @@ async def _visibility(
 async def hide(
     message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
 ) -> JSONResponse:
-    return await _visibility(message_id, request, access, session, bus, "hide")
+    return await _review(message_id, request, access, session, bus, service.hide)
 
 
 @router.post("/{message_id}/unhide")
 async def unhide(
     message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
 ) -> JSONResponse:
-    return await _visibility(message_id, request, access, session, bus, "unhide")
+    return await _review(message_id, request, access, session, bus, service.unhide)
 
 
 @router.post("/{message_id}/release")
 async def release(
     message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
 ) -> JSONResponse:
-    return await _visibility(message_id, request, access, session, bus, "release")
+    return await _review(message_id, request, access, session, bus, service.release)
 
 
 @router.post("/{message_id}/reject")
 async def reject(
     message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
 ) -> JSONResponse:
-    return await _visibility(message_id, request, access, session, bus, "reject")
+    return await _review(message_id, request, access, session, bus, service.reject)
 
 
 @router.post("/{message_id}/actions")

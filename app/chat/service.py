@@ -13,7 +13,8 @@ from app.bus import Bus
 from app.chat.models import ChatMessage, ModerationAction
 from app.connectors.base import Action
 from app.connectors.registry import capabilities_for
-from app.errors import AppError, NotFound
+from app.db import get_in_event
+from app.errors import AppError
 from app.events.models import Source
 from app.pipeline.deltas import chat_message_data, delta, row_dict
 
@@ -44,9 +45,9 @@ def action_data(action: ModerationAction) -> dict[str, Any]:
 
 
 async def get(session: AsyncSession, event_id: str, message_id: str) -> ChatMessage:
-    message = await session.get(ChatMessage, message_id)
-    if message is None or message.event_id != event_id:
-        raise NotFound(f"no chat message {message_id} in this event")
+    message: ChatMessage = await get_in_event(
+        session, ChatMessage, message_id, event_id, "chat message"
+    )
     return message
 
 
@@ -72,6 +73,18 @@ async def set_visibility(
         after={"hidden": hidden, "held": held},
     )
     return message
+
+
+async def hide(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+    return await set_visibility(
+        session, message, hidden=True, held=message.held, actor=actor, action="hide"
+    )
+
+
+async def unhide(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+    return await set_visibility(
+        session, message, hidden=False, held=message.held, actor=actor, action="unhide"
+    )
 
 
 async def release(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:

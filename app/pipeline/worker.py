@@ -199,7 +199,8 @@ class PipelineWorker:
         for env in envelopes:
             self.stats.by_kind[env.kind.value] += 1
             if env.kind is Kind.chat:
-                qa = await self._source_kind(event_id, env.source_id) is SourceKind.qa
+                # _parse already checked the source, so its kind is cached.
+                qa = self._source_kinds[event_id][env.source_id] is SourceKind.qa
                 row = _chat_row(env, is_question=qa or is_question(env.text))
                 if rules.engine is not None:
                     decided[row["id"]] = _moderate(row, env, rules)

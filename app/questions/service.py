@@ -18,6 +18,7 @@ from app.audit import service as audit
 from app.audit.models import AuditLog
 from app.auth.models import User
 from app.bus import Bus
+from app.db import get_in_event
 from app.errors import AppError, Conflict, NotFound
 from app.pipeline.deltas import delta, question_data, row_dict
 from app.questions.models import Question, QuestionState, QuestionVote
@@ -82,9 +83,7 @@ def snapshot(question: Question) -> dict[str, Any]:
 
 
 async def get(session: AsyncSession, event_id: str, question_id: str) -> Question:
-    question = await session.get(Question, question_id)
-    if question is None or question.event_id != event_id:
-        raise NotFound(f"no question {question_id} in this event")
+    question: Question = await get_in_event(session, Question, question_id, event_id, "question")
     return question
 
 
