@@ -195,7 +195,8 @@ async def run_server(app: Any) -> AsyncIterator[RunningServer]:
         host="127.0.0.1",
         port=port,
         ws="websockets-sansio",
-        ws_per_message_deflate=False,
+        # As `controlroom serve` does: compression only when the settings ask for it.
+        ws_per_message_deflate=app.state.settings.ws_compression,
         log_level="warning",
         lifespan="on",
     )

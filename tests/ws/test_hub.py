@@ -195,3 +195,33 @@ async def test_bearer_token_without_origin_works_for_tools(
     await ws.send(orjson.dumps({"type": "subscribe", "topics": ["chat"], "since": None}).decode())
     assert (await recv_json(ws))["type"] == "hello"
     await ws.close()
+
+
+async def test_heartbeat_pings_reach_an_idle_console(
+    stack: Stack, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ws import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "PING_INTERVAL_S", 0.1)
+    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+    async with run_server(app) as server:
+        cookie = await login_cookie(server.base_url, "mod", "mod-pass")
+        ws = await open_console(server.ws_url, seeded.event.id, cookie)
+        await recv_until(ws, "hello")
+        ping = await recv_until(ws, "ping", timeout=3)
+        assert "server_time" in ping
+        await ws.close()
+
+
+async def test_permessage_deflate_is_off_unless_configured(
+    server: RunningServer, seeded: Seeded
+) -> None:
+    cookie = await login_cookie(server.base_url, "mod", "mod-pass")
+    ws = await websockets.connect(
+        f"{server.ws_url}/ws/events/{seeded.event.id}",
+        additional_headers={"Cookie": cookie},
+        origin=server.base_url,  # type: ignore[arg-type]
+        compression="deflate",  # the client offers it
+    )
+    assert "permessage-deflate" not in (ws.response.headers.get("Sec-WebSocket-Extensions") or "")
+    await ws.close()
