@@ -27,6 +27,8 @@ class Question(PlatformMessageColumns, Base):
     __table_args__ = (
         UniqueConstraint("source_id", "platform_message_id"),
         Index("ix_question_event_id_state", "event_id", "state"),
+        # The duplicate finder's incremental sync reads "this event, since T".
+        Index("ix_question_event_id_received_at", "event_id", "received_at"),
     )
 
     state: Mapped[QuestionState] = mapped_column(String(16), default=QuestionState.pending)
