@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     worker_batch: int = Field(
         default=500, ge=1, description="ingest entries a pipeline worker takes per read"
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness a worker process takes, so on a shared machine the "
+        "people-facing serve process (REST, fan-out) runs first; the pipeline batches anyway",
+    )
     frontend_dist: Path = Field(
         default=ROOT / "frontend" / "dist", description="built console served at /"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,3 +112,21 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT that can take ON CONFLICT, in the dialect of the session's database."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def insert_ignore(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> int:
+    """Inserts rows whose primary key is new; returns how many were."""
+    if not rows:
+        return 0
+    stmt = dialect_insert(session, model.__table__).values(list(rows)).on_conflict_do_nothing()
+    result = await session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -42,22 +42,19 @@ BusDep = Annotated[Bus, Depends(get_bus)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def user_from_connection(conn: HTTPConnection, session: AsyncSession) -> User | None:
-    """The user behind a session cookie, a bearer header or (WebSocket tools) ?token=."""
+def credentials(conn: HTTPConnection) -> tuple[str | None, str | None]:
+    """The user id of a valid session cookie and the API token from a bearer header or
+    (WebSocket tools) ?token=; either may be None."""
     settings: Settings = conn.app.state.settings
     cookie = conn.cookies.get(auth.SESSION_COOKIE)
-    if cookie:
-        user_id = auth.read_session(cookie, settings.effective_secret())
-        if user_id:
-            user = await session.get(User, user_id)
-            if user is not None and not user.disabled:
-                return user
+    user_id = auth.read_session(cookie, settings.effective_secret()) if cookie else None
     header = conn.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    token = token or conn.query_params.get("token")
-    if token:
-        return await auth.user_for_token(session, token)
-    return None
+    return user_id, token or conn.query_params.get("token")
+
+
+async def user_from_connection(conn: HTTPConnection, session: AsyncSession) -> User | None:
+    return await auth.caller(session, *credentials(conn))
 
 
 async def current_user(request: Request, session: SessionDep) -> User:
@@ -86,11 +83,13 @@ class EventAccess:
     role: str
 
 
-async def event_access(event_id: str, user: CurrentUser, session: SessionDep) -> EventAccess:
-    event = await session.get(Event, event_id)
+async def event_access(event_id: str, request: Request, session: SessionDep) -> EventAccess:
+    found = await auth.caller_on_event(session, *credentials(request), event_id)
+    if found is None:
+        raise NotAuthenticated("log in first: POST /api/auth/login, or send a bearer token")
+    user, event, role = found
     if event is None:
         raise NotFound(f"no event {event_id}: list yours with GET /api/events")
-    role = await auth.event_role(session, user, event_id)
     if role is None:
         raise Forbidden("you are not a member of this event: ask an admin to add you")
     return EventAccess(event, user, role)

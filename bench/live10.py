@@ -39,6 +39,7 @@ import orjson
 import psutil
 import redis.asyncio as aioredis
 
+from app.config import Settings
 from bench.common import Hist, parse_utc, raise_nofile
 from bench.report import evaluate_targets, summary_table
 
@@ -457,6 +458,9 @@ class Bench:
             if share == 0:
                 continue
             argv = [
+                "nice",
+                "-n",
+                str(self.args.client_nice),
                 PYTHON,
                 "-m",
                 "bench.console_client",
@@ -860,9 +864,14 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
     b = Bench(a, procs, token, events, idle_event, r, pg)
     result: dict[str, Any] = {}
     try:
+        # The feeder stands in for the connectors, which run inside `controlroom worker`
+        # at its niceness (CONTROLROOM_WORKER_NICE): so the feeder runs at the same one.
         feeder = await procs.start(
             "feeder",
             [
+                "nice",
+                "-n",
+                str(Settings.model_fields["worker_nice"].default),
                 PYTHON,
                 "-m",
                 "bench.feeder",
@@ -1065,6 +1074,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--client-procs", type=int, default=3, help="console client processes")
     p.add_argument("--full-consoles", type=int, default=3, help="fully checked consoles per event")
+    p.add_argument(
+        "--client-nice",
+        type=int,
+        default=5,
+        help="niceness of the console clients: they stand in for browsers on other machines, "
+        "so they yield the CPU to the server (serve, PostgreSQL, Redis) but not to the "
+        "workers (CONTROLROOM_WORKER_NICE) or the feeder",
+    )
     p.add_argument("--triage-rate", type=float, default=4.0, help="question approvals/s on event 0")
     p.add_argument("--warmup", type=float, default=10.0)
     p.add_argument("--window", type=float, default=40.0)

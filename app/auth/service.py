@@ -11,11 +11,11 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiToken, Role, User
-from app.events.models import EventMember
+from app.events.models import Event, EventMember
 
 SESSION_COOKIE = "cr_session"
 _hasher = PasswordHasher()  # argon2id, 64 MiB, 3 passes: memory-hard by default
@@ -104,24 +104,53 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
     return user if verify_password(user.password_hash, password) else None
 
 
-async def user_for_token(session: AsyncSession, token: str) -> User | None:
-    row = await session.scalar(
-        select(ApiToken).where(
+def _caller(user_id: str | None, token: str | None) -> ColumnElement[bool] | None:
+    """The condition that picks the enabled user behind a session's user id or an API token."""
+    matches: list[ColumnElement[bool]] = []
+    if user_id:
+        matches.append(User.id == user_id)
+    if token:
+        owner = select(ApiToken.user_id).where(
             ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None)
         )
-    )
+        matches.append(User.id.in_(owner))
+    if not matches:
+        return None
+    return and_(or_(*matches), User.disabled.is_(False))
+
+
+async def caller(session: AsyncSession, user_id: str | None, token: str | None) -> User | None:
+    who = _caller(user_id, token)
+    return None if who is None else await session.scalar(select(User).where(who).limit(1))
+
+
+async def caller_on_event(
+    session: AsyncSession, user_id: str | None, token: str | None, event_id: str
+) -> tuple[User, Event | None, str | None] | None:
+    """The caller, the event and their role on it in one round trip: every console write
+    starts with this, on a database that is busy storing the audience's chat.
+    None when nobody is logged in; the event is None when it does not exist; the role
+    is None when the caller is not a member (admins may open every event)."""
+    who = _caller(user_id, token)
+    if who is None:
+        return None
+    row = (
+        await session.execute(
+            select(User, Event, EventMember.role)
+            .select_from(User)
+            .outerjoin(Event, Event.id == event_id)
+            .outerjoin(
+                EventMember, and_(EventMember.event_id == event_id, EventMember.user_id == User.id)
+            )
+            .where(who)
+            .limit(1)
+        )
+    ).first()
     if row is None:
         return None
-    user = await session.get(User, row.user_id)
-    return None if user is None or user.disabled else user
-
-
-async def event_role(session: AsyncSession, user: User, event_id: str) -> str | None:
-    """The user's role on the event: admins may open every event."""
-    if user.role == Role.admin:
-        return Role.admin.value
-    member = await session.get(EventMember, (event_id, user.id))
-    return member.role if member else None
+    user, event, member_role = row
+    role = Role.admin.value if user.role == Role.admin else member_role
+    return user, event, (role if event is not None else None)
 
 
 @lru_cache

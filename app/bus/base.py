@@ -25,13 +25,16 @@ class LiveBatch:
     seq_to: int
     topics: tuple[str, ...]
     items: tuple[bytes, ...]
+    # A person's action (a triage click, a hide): consoles get it without waiting
+    # for the next batch interval. Bulk traffic (the audience's chat) is batched.
+    urgent: bool = False
 
     def after(self, since: int) -> LiveBatch:
         """The part of this batch a console that has seen `since` still lacks."""
         if since < self.seq_from:
             return self
         skip = since - self.seq_from + 1
-        return LiveBatch(since + 1, self.seq_to, self.topics[skip:], self.items[skip:])
+        return LiveBatch(since + 1, self.seq_to, self.topics[skip:], self.items[skip:], self.urgent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +85,13 @@ class Bus(ABC):
 
     # -- live deltas: pipeline -> every hub, with bounded retention for resume --
     @abstractmethod
-    async def publish_live(self, event_id: str, items: Sequence[tuple[str, bytes]]) -> LiveBatch:
+    async def publish_live(
+        self, event_id: str, items: Sequence[tuple[str, bytes]], *, urgent: bool = False
+    ) -> LiveBatch:
         """Assigns consecutive sequence numbers atomically and appends one batch.
 
         Each item is (topic, JSON object bytes without "seq"); the bus splices the seq in.
+        `urgent` marks what a person just did (see LiveBatch.urgent).
         """
 
     @abstractmethod

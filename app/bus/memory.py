@@ -139,7 +139,9 @@ class MemoryBus(Bus):
         return list(reversed(self._dead[event_id]))[:count]
 
     # -- live --
-    async def publish_live(self, event_id: str, items: Sequence[tuple[str, bytes]]) -> LiveBatch:
+    async def publish_live(
+        self, event_id: str, items: Sequence[tuple[str, bytes]], *, urgent: bool = False
+    ) -> LiveBatch:
         first = self._seq[event_id] + 1
         last = self._seq[event_id] = first + len(items) - 1
         batch = LiveBatch(
@@ -147,6 +149,7 @@ class MemoryBus(Bus):
             last,
             tuple(t for t, _ in items),
             tuple(live_item(first + i, item) for i, (_, item) in enumerate(items)),
+            urgent,
         )
         retained = self._live[event_id]
         retained.append(batch)

@@ -23,19 +23,20 @@ ACTIVITY_TTL_S = 3 * 3600
 # INCRBY and XADD in one step: consecutive sequence numbers and stream order agree
 # even when several workers publish to the same event at once.
 _PUBLISH_LUA = """
-local n = (#ARGV - 1) / 2
+local n = (#ARGV - 2) / 2
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 local topics = {}
 local items = {}
 for i = 1, n do
-  topics[i] = ARGV[2 * i]
-  items[i] = '{"seq":' .. string.format('%d', first + i - 1) .. ',' .. string.sub(ARGV[2 * i + 1], 2)
+  topics[i] = ARGV[2 * i + 1]
+  items[i] = '{"seq":' .. string.format('%d', first + i - 1) .. ',' .. string.sub(ARGV[2 * i + 2], 2)
 end
 local minid = last - tonumber(ARGV[1])
 if minid < 0 then minid = 0 end
 redis.call('XADD', KEYS[2], 'MINID', '~', string.format('%d', minid), string.format('%d', last) .. '-0',
-  'f', first, 't', last, 'p', table.concat(topics, ','), 'd', table.concat(items, '\\n'))
+  'f', first, 't', last, 'p', table.concat(topics, ','), 'd', table.concat(items, '\\n'),
+  'u', ARGV[2])
 return {first, last}
 """
 
@@ -43,7 +44,8 @@ return {first, last}
 def _batch_from_fields(fields: dict[bytes, bytes]) -> LiveBatch:
     topics = tuple(fields[b"p"].decode().split(","))
     items = tuple(fields[b"d"].split(b"\n"))
-    return LiveBatch(int(fields[b"f"]), int(fields[b"t"]), topics, items)
+    urgent = fields.get(b"u") == b"1"
+    return LiveBatch(int(fields[b"f"]), int(fields[b"t"]), topics, items, urgent)
 
 
 class RedisBus(Bus):
@@ -156,8 +158,10 @@ class RedisBus(Bus):
         return [(f[b"r"].decode(), f[b"e"]) for _id, f in entries]
 
     # -- live --
-    async def publish_live(self, event_id: str, items: Sequence[tuple[str, bytes]]) -> LiveBatch:
-        args: list[bytes | str | int] = [self.live_retention]
+    async def publish_live(
+        self, event_id: str, items: Sequence[tuple[str, bytes]], *, urgent: bool = False
+    ) -> LiveBatch:
+        args: list[bytes | str | int] = [self.live_retention, int(urgent)]
         for topic, item in items:
             args.append(topic)
             args.append(item)
@@ -170,6 +174,7 @@ class RedisBus(Bus):
             last,
             tuple(t for t, _ in items),
             tuple(live_item(first + i, item) for i, (_, item) in enumerate(items)),
+            urgent,
         )
 
     async def live_seq(self, event_id: str) -> int:

@@ -161,10 +161,11 @@ async def dispatch(bus: Bus, action: ModerationAction) -> None:
             Action(action.id, action.type, action.source_id, action.params).to_json(),
         )
     await bus.publish_live(
-        action.event_id, [delta("chat", "moderation.result", action_data(action))]
+        action.event_id, [delta("chat", "moderation.result", action_data(action))], urgent=True
     )
 
 
 async def publish_messages(bus: Bus, event_id: str, messages: list[ChatMessage]) -> None:
     if messages:
-        await bus.publish_live(event_id, [delta("chat", "chat.updated", data(m)) for m in messages])
+        deltas = [delta("chat", "chat.updated", data(m)) for m in messages]
+        await bus.publish_live(event_id, deltas, urgent=True)

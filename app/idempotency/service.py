@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import insert_ignore
 from app.errors import AppError
 from app.idempotency.models import IdempotencyKey
 
@@ -21,7 +22,7 @@ async def replay(
     """The stored (status, body) for this key, if this request was answered before."""
     if not key:
         return None
-    row = await session.get(IdempotencyKey, (user_id, key))
+    row = await session.get(IdempotencyKey, (user_id, key), populate_existing=True)
     if row is None:
         return None
     if row.request != request:
@@ -31,11 +32,15 @@ async def replay(
     return row.status_code, row.body
 
 
-def remember(
+async def remember(
     session: AsyncSession, user_id: str, key: str | None, request: str, status: int, body: Any
-) -> None:
-    """Stores the answer in the same transaction as the change it answers."""
-    if key:
-        session.add(
-            IdempotencyKey(user_id=user_id, key=key, request=request, status_code=status, body=body)
-        )
+) -> bool:
+    """Stores the answer in the same transaction as the change it answers.
+
+    False when the key was answered first by another request (a retry, or the same
+    click sent twice at once: the database's unique key settles which one counts).
+    """
+    if not key:
+        return True
+    row = {"user_id": user_id, "key": key, "request": request, "status_code": status}
+    return bool(await insert_ignore(session, IdempotencyKey, [{**row, "body": body}]))

@@ -10,19 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditLog
 from app.chat.models import ChatMessage
+from app.db import dialect_insert
 from app.metrics.models import MetricSample
 from app.questions.models import Question
 
 _CHUNK = 1000  # rows per statement: stays under SQLite's and asyncpg's bind limits
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    """INSERT with ON CONFLICT, in the dialect of the session's database."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 async def insert_new(
@@ -41,7 +33,7 @@ async def insert_new(
     # Its compiled form is cached; `.values(list_of_rows)` was compiled anew for every
     # batch and took half of the worker's CPU at 2,000 msgs/s.
     stmt = (
-        _insert(session, table)
+        dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=list(unique))
         .returning(table.c.id)
     )
@@ -50,15 +42,6 @@ async def insert_new(
         result = await session.execute(stmt, list(chunk))
         inserted.update(result.scalars().all())
     return inserted
-
-
-async def insert_ignore(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> int:
-    """Inserts rows whose primary key is new; returns how many were."""
-    if not rows:
-        return 0
-    stmt = _insert(session, model.__table__).values(list(rows)).on_conflict_do_nothing()
-    result = await session.execute(stmt)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def insert_chat(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
@@ -81,7 +64,7 @@ async def upsert_metric_samples(session: AsyncSession, rows: Sequence[dict[str, 
     """Writes gauge samples; a later sample for the same minute replaces the earlier one."""
     if not rows:
         return
-    stmt = _insert(session, MetricSample.__table__).values(list(rows))
+    stmt = dialect_insert(session, MetricSample.__table__).values(list(rows))
     stmt = stmt.on_conflict_do_update(
         index_elements=["event_id", "metric", "dimension", "bucket_at"],
         set_={"value": stmt.excluded.value},

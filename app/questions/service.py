@@ -18,7 +18,7 @@ from app.audit import service as audit
 from app.audit.models import AuditLog
 from app.auth.models import User
 from app.bus import Bus
-from app.db import get_in_event
+from app.db import get_in_event, insert_ignore
 from app.errors import AppError, Conflict, NotFound
 from app.pipeline.deltas import delta, question_data, row_dict
 from app.questions.models import Question, QuestionState, QuestionVote
@@ -245,8 +245,6 @@ def _record_undo(session: AsyncSession, event_id: str, actor: User, undone: Audi
 
 async def add_vote(session: AsyncSession, question: Question, voter_key: str) -> bool:
     """Counts a voter once per question; True when the vote is new."""
-    from app.pipeline.persist import insert_ignore
-
     added = await insert_ignore(
         session, QuestionVote, [{"question_id": question.id, "voter_key": voter_key}]
     )
@@ -335,5 +333,7 @@ async def publish(bus: Bus, event_id: str, questions: Sequence[Question]) -> Non
     """Tells every console (after the commit) what the questions look like now."""
     if questions:
         await bus.publish_live(
-            event_id, [delta("questions", "question.updated", data(q)) for q in questions]
+            event_id,
+            [delta("questions", "question.updated", data(q)) for q in questions],
+            urgent=True,
         )

@@ -119,6 +119,7 @@ class EventFeed:
         self.pending: list[LiveBatch] = []
         self.last_gauges: bytes | None = None
         self.data_ready = asyncio.Event()
+        self.urgent_ready = asyncio.Event()
         self.last_flush = 0.0
         self.tasks = [
             asyncio.create_task(self._read_loop(), name=f"feed-read-{event_id}"),
@@ -146,6 +147,8 @@ class EventFeed:
                 self.read_seq = batch.seq_to
             if batches:
                 self.data_ready.set()
+                if any(batch.urgent for batch in batches):
+                    self.urgent_ready.set()
 
     async def _flush_loop(self) -> None:
         interval = self.hub.batch_interval_s
@@ -153,10 +156,14 @@ class EventFeed:
             await self.data_ready.wait()
             # Flush at once when the last flush is old enough, else when it will be:
             # low latency when traffic is light, at most one frame per interval under load.
+            # A person's action does not wait for the interval: those come at human rate.
             wait = self.last_flush + interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if wait > 0 and not self.urgent_ready.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self.urgent_ready.wait()
             self.data_ready.clear()
+            self.urgent_ready.clear()
             self.last_flush = time.monotonic()
             batches, self.pending = self.pending, []
             if batches:

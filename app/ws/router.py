@@ -19,8 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth import service as auth
 from app.config import Settings
-from app.deps import user_from_connection
-from app.events.models import Event
+from app.deps import credentials
 from app.ws import protocol
 from app.ws.hub import Hub
 
@@ -63,13 +62,14 @@ async def _refusal(scope: Scope, event_id: str) -> tuple[int, str] | None:
     """Why this connection may not watch the event (close code, reason), or None."""
     state = scope["app"].state
     async with state.db.sessions() as session:
-        user = await user_from_connection(HTTPConnection(scope), session)
-        if user is None:
-            return CLOSE_UNAUTHENTICATED, "log in first"
-        if await session.get(Event, event_id) is None:
-            return CLOSE_NOT_FOUND, "no such event"
-        if await auth.event_role(session, user, event_id) is None:
-            return CLOSE_FORBIDDEN, "not a member of this event"
+        found = await auth.caller_on_event(session, *credentials(HTTPConnection(scope)), event_id)
+    if found is None:
+        return CLOSE_UNAUTHENTICATED, "log in first"
+    _user, event, role = found
+    if event is None:
+        return CLOSE_NOT_FOUND, "no such event"
+    if role is None:
+        return CLOSE_FORBIDDEN, "not a member of this event"
     return None
 
 

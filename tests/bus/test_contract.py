@@ -77,6 +77,16 @@ async def test_publish_assigns_consecutive_seqs_and_splices_them(stack: Stack) -
     assert await bus.read_live("e1", 3, block_ms=10) == []
 
 
+async def test_a_persons_action_stays_marked_urgent_for_every_reader(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_live("e1", [item(1)])
+    await bus.publish_live("e1", [item(2)], urgent=True)
+    read = await bus.read_live("e1", 0, block_ms=10)
+    assert [b.urgent for b in read] == [False, True]
+    replay = await bus.live_since("e1", 0)
+    assert replay is not None and [b.urgent for b in replay] == [False, True]
+
+
 async def test_concurrent_publishers_never_share_or_skip_a_seq(stack: Stack) -> None:
     bus = stack.bus
     await asyncio.gather(*(bus.publish_live("e1", [item(i), item(i)]) for i in range(50)))

@@ -6,7 +6,7 @@ import httpx
 
 from app.questions import service
 from tests.conftest import Seeded, Stack
-from tests.questions.test_triage import clients, make_questions, url  # noqa: F401
+from tests.questions.helpers import make_questions, url
 
 
 async def vote(stack: Stack, seeded: Seeded, qid: str, *voters: str) -> None:
@@ -20,7 +20,7 @@ async def vote(stack: Stack, seeded: Seeded, qid: str, *voters: str) -> None:
 async def test_merge_counts_each_voter_once_keeps_askers_and_undoes(
     stack: Stack,
     seeded: Seeded,
-    clients: tuple[httpx.AsyncClient, ...],  # noqa: F811
+    clients: tuple[httpx.AsyncClient, ...],
 ) -> None:
     mod, _ = clients
     a, b, c = await make_questions(stack, seeded, 3)

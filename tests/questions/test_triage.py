@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -14,65 +12,14 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.audit.models import AuditLog
-from app.auth import service as auth
-from app.auth.models import Role
 from app.chat.models import ChatMessage
-from app.envelope import Author, Kind, make_envelope
-from app.events import service as events
 from app.main import create_app
-from app.pipeline.worker import PipelineWorker
 from app.questions.models import QuestionState
 from app.questions.service import TRANSITIONS
 from tests.conftest import Seeded, Stack
+from tests.questions.helpers import make_questions, url
 
 STATES = list(QuestionState)
-
-
-async def make_questions(stack: Stack, seeded: Seeded, n: int) -> list[str]:
-    envs = [
-        make_envelope(
-            event_id=seeded.event.id,
-            source_id=seeded.sources[i % 3].id,
-            platform=seeded.sources[i % 3].config["plays"],
-            kind=Kind.chat,
-            platform_message_id=f"q{i}-{uuid.uuid4().hex[:6]}",
-            platform_at=datetime.now(UTC),
-            author=Author(id=f"u{i}", name=f"Asker {i}"),
-            text=f"How does feature number {i} work in production?",
-        )
-        for i in range(n)
-    ]
-    await stack.bus.add_ingest(seeded.event.id, [e.to_json() for e in envs])
-    worker = PipelineWorker(stack.bus, stack.db, consumer="seed")
-    while entries := await stack.bus.read_ingest("seed", [seeded.event.id], 500, block_ms=50):
-        await worker.process(entries)
-    return [e.row_id for e in envs]
-
-
-@pytest.fixture
-async def clients(stack: Stack, seeded: Seeded) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
-    """Two moderators (mod, and a second one), each with their own session cookie."""
-    async with stack.db.sessions() as session:
-        second = await auth.create_user(session, "mod2", "mod2-pass", Role.moderator, "Ana")
-        await events.add_member(session, seeded.event, second.id, Role.moderator.value)
-        await session.commit()
-    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
-    async with app.router.lifespan_context(app):
-        made = []
-        for user, password in (("mod", "mod-pass"), ("mod2", "mod2-pass")):
-            c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-            resp = await c.post("/api/auth/login", json={"username": user, "password": password})
-            assert resp.status_code == 200
-            made.append(c)
-        try:
-            yield tuple(made)
-        finally:
-            for c in made:
-                await c.aclose()
-
-
-def url(seeded: Seeded, qid: str, suffix: str = "") -> str:
-    return f"/api/events/{seeded.event.id}/questions/{qid}{suffix}"
 
 
 async def current(client: httpx.AsyncClient, seeded: Seeded, qid: str) -> dict:
@@ -168,6 +115,25 @@ async def test_a_retried_click_with_the_same_key_acts_once(
     )
     assert other_route.status_code == 422
     assert other_route.json()["error"]["code"] == "idempotency_key_reused"
+
+
+async def test_the_same_click_sent_twice_at_once_acts_once(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, _ = clients
+    (qid,) = await make_questions(stack, seeded, 1)
+    headers = {"Idempotency-Key": "double-click"}
+    body = {"version": 1, "amount": 1}
+    a, b = await asyncio.gather(
+        mod.post(url(seeded, qid, "/boost"), json=body, headers=headers),
+        mod.post(url(seeded, qid, "/boost"), json=body, headers=headers),
+    )
+    assert a.status_code == b.status_code == 200, (a.text, b.text)
+    assert a.json() == b.json()
+    assert (await current(mod, seeded, qid))["boost"] == 1
+    async with stack.db.sessions() as session:
+        n = await session.scalar(select(func.count()).select_from(AuditLog))
+    assert n == 1
 
 
 async def test_edit_keeps_the_original_and_pin_tags_anonymous(

@@ -197,6 +197,28 @@ async def test_bearer_token_without_origin_works_for_tools(
     await ws.close()
 
 
+async def test_a_persons_action_does_not_wait_for_the_batch_interval(
+    stack: Stack, seeded: Seeded
+) -> None:
+    # An interval long enough that only the urgent path can deliver within the test.
+    settings = stack.settings.model_copy(update={"batch_interval_ms": 60_000})
+    app = create_app(settings, db=stack.db, bus=stack.bus)
+    event_id = seeded.event.id
+    async with run_server(app) as server:
+        cookie = await login_cookie(server.base_url, "mod", "mod-pass")
+        ws = await open_console(server.ws_url, event_id, cookie)
+        await recv_until(ws, "hello")
+        await stack.bus.publish_live(event_id, [chat_item(1)])
+        assert [i["data"]["id"] for i in await collect_chat(ws, 1)] == ["m1"]  # first: at once
+        await stack.bus.publish_live(event_id, [chat_item(2)])
+        with pytest.raises(TimeoutError):  # bulk traffic waits for the interval
+            await recv_json(ws, timeout=1.0)
+        await stack.bus.publish_live(event_id, [chat_item(3)], urgent=True)
+        items = await collect_chat(ws, 2, timeout=5.0)
+        assert [i["data"]["id"] for i in items] == ["m2", "m3"]  # in order, held one included
+        await ws.close()
+
+
 async def test_heartbeat_pings_reach_an_idle_console(
     stack: Stack, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
