@@ -25,6 +25,13 @@ class _Strict(BaseModel):
 class PlatformMix(_Strict):
     share: float = Field(gt=0, le=1, description="this platform's part of the audience")
     chat_weight: float = Field(default=1.0, ge=0, description="how chatty its audience is")
+    upvotes: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that a chat line here comes with an upvote on a recent question "
+        "of this platform (for platforms whose Q&A has upvotes)",
+    )
 
 
 class _Phase(_Strict):

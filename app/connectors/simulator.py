@@ -173,8 +173,10 @@ class _Lap:
         self.rng_text = random.Random(f"{prefix}:text")
         self.rng_viewers = random.Random(f"{prefix}:viewers")
         self.rng_users = random.Random(f"{script.seed}:users")  # the same audience every lap
+        self.rng_votes = random.Random(f"{prefix}:votes")
         self.seq = 0
-        self.recent_questions: list[tuple[str, str, str]] = []  # (message id, text, author id)
+        # (message id, text, author id, platform)
+        self.recent_questions: list[tuple[str, str, str, str]] = []
         self.fresh_questions: list[str] = []
         self.last_present: dict[str, int] = dict.fromkeys(sc.platforms, 0)
         self.pools = self._pools()
@@ -268,6 +270,8 @@ class _Lap:
     def _render(self, t: float, platform: str, what: Any) -> Iterator[tuple[float, Fields]]:
         if what is None:
             yield t, self._chat(platform)
+            if (vote := self._upvote(platform)) is not None:
+                yield t, vote
         elif what == "tick":
             yield from ((t, f) for f in self._viewer_tick(platform, t))
         elif what in ("up", "down"):
@@ -320,7 +324,7 @@ class _Lap:
             fields = self._chat_fields(platform, author, text, "question")
             self.recent_questions = [
                 *self.recent_questions[-29:],
-                (fields["platform_message_id"], text, author.id),
+                (fields["platform_message_id"], text, author.id, platform),
             ]
             return fields
         group = rng.choices(self.line_groups, cum_weights=self.line_weights)[0]
@@ -339,7 +343,7 @@ class _Lap:
 
     def _re_asked(self, platform: str, author: Author) -> Fields:
         rng = self.rng_text
-        original_id, original_text, original_author = rng.choice(self.recent_questions)
+        original_id, original_text, original_author, _ = rng.choice(self.recent_questions)
         for _ in range(5):
             if author.id != original_author:
                 break
@@ -348,6 +352,17 @@ class _Lap:
         return self._chat_fields(
             platform, author, text, "duplicate_question", duplicate_of=original_id
         )
+
+    def _upvote(self, platform: str) -> Fields | None:
+        rng, share = self.rng_votes, self.scenario.platforms[platform].upvotes
+        if not share or rng.random() >= share:
+            return None
+        here = [q for q in self.recent_questions if q[3] == platform]
+        if not here:
+            return None
+        question_id = rng.choice(here)[0]
+        author = self.pools[platform].pick(rng)
+        return self._fields(Kind.vote, platform, author=author, data={"question": question_id})
 
     def _spam(self, platform: str, burst: Any) -> Fields:
         rng = self.rng_text

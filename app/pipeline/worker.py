@@ -24,13 +24,14 @@ from sqlalchemy import func, select
 from app.bus import Bus, IngestEntry
 from app.chat.models import ModerationAction
 from app.db import Database
-from app.envelope import Envelope, Kind
+from app.envelope import Envelope, Kind, message_row_id
 from app.events.models import Source, SourceKind
 from app.moderation.engine import ChatInput
 from app.moderation.live import EventRules, RuleCache
 from app.pipeline import aggregates, persist
 from app.pipeline.classify import is_question
 from app.pipeline.deltas import Delta, chat_message_data, delta, question_data
+from app.questions import service as questions
 from app.questions.duplicates import DuplicateFinder
 from app.questions.models import Question, QuestionState
 
@@ -194,6 +195,8 @@ class PipelineWorker:
         viewers: dict[str, tuple[datetime, int]] = {}
         other: list[Delta] = []
         results: list[Envelope] = []
+        upvotes: list[tuple[str, str]] = []  # (question row id, voter)
+        upvoted: dict[str, list[Envelope]] = defaultdict(list)  # question row id -> votes
         rules = await self._rules.get(event_id)
         decided: dict[str, list[str]] = {}  # chat row id -> the rules that acted on it
         for env in envelopes:
@@ -222,6 +225,17 @@ class PipelineWorker:
                 other.append(delta("sources", "stream.state", _plain(env)))
             elif env.kind is Kind.moderation_result:
                 results.append(env)
+            elif env.kind is Kind.vote and "question" in env.data:
+                # A platform's Q&A upvote. Poll votes (data.poll) are counted by polls.
+                target = env.data["question"]
+                if not isinstance(target, str) or not target or env.author is None:
+                    await self._dead_letter(
+                        event_id, env.to_json(), "upvote without a question id or a voter"
+                    )
+                    continue
+                question_id = message_row_id(env.source_id, target)
+                upvotes.append((question_id, f"{env.platform}:{env.author.id}"))
+                upvoted[question_id].append(env)
 
         if question_rows:
             duplicates = await self._duplicates.for_event(event_id)
@@ -232,7 +246,9 @@ class PipelineWorker:
 
         new_chat: set[str] = set()
         new_questions: set[str] = set()
-        if chat_rows or question_rows or results:
+        voted_data: list[dict[str, Any]] = []
+        unknown: set[str] = set()
+        if chat_rows or question_rows or results or upvotes:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
                 await persist.insert_audit(
@@ -245,7 +261,16 @@ class PipelineWorker:
                 )
                 new_questions = await persist.insert_questions(session, question_rows)
                 other += await _record_results(session, results)
+                if upvotes:
+                    voted, unknown = await questions.add_platform_votes(session, event_id, upvotes)
+                    voted_data = [questions.data(q) for q in voted]
                 await session.commit()
+        # An upvote can only follow its question: one for a question this event never
+        # received is kept for ops, not silently dropped.
+        for question_id in sorted(unknown):
+            for env in upvoted[question_id]:
+                reason = f"upvote for a question this event does not have ({question_id})"
+                await self._dead_letter(event_id, env.to_json(), reason)
         self.stats.inserted_chat += len(new_chat)
         self.stats.inserted_questions += len(new_questions)
         self.stats.duplicates += len(chat_rows) - len(new_chat)
@@ -262,6 +287,7 @@ class PipelineWorker:
             for r in question_rows
             if redelivered or r["id"] in new_questions
         ]
+        deltas += [delta("questions", "question.updated", d) for d in voted_data]
         deltas += other
 
         # Consoles first: the counters below only feed the next gauge tick.

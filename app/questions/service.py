@@ -256,6 +256,40 @@ async def add_vote(session: AsyncSession, question: Question, voter_key: str) ->
     return bool(added)
 
 
+async def add_platform_votes(
+    session: AsyncSession, event_id: str, votes: Sequence[tuple[str, str]]
+) -> tuple[list[Question], set[str]]:
+    """Counts platform upvotes, (question id, voter key) pairs, each voter once per question.
+
+    Returns the questions whose count changed (the one a merged question went into, not
+    the merged one) and the ids of questions this event does not have, for the caller to
+    set aside. Recounting from the vote rows, rather than adding one, keeps a redelivered
+    batch from counting twice.
+    """
+    wanted = {qid for qid, _ in votes}
+    known = dict(
+        (
+            await session.execute(
+                select(Question.id, Question.merged_into_id).where(
+                    Question.event_id == event_id, Question.id.in_(wanted)
+                )
+            )
+        ).all()
+    )
+    rows = [{"question_id": q, "voter_key": v} for q, v in votes if q in known]
+    if not await insert_ignore(session, QuestionVote, rows):
+        return [], wanted - set(known)
+    targets = {known[r["question_id"]] or r["question_id"] for r in rows}
+    changed = []
+    for target_id in sorted(targets):
+        target = await get(session, event_id, target_id)
+        count = await _count_voters(session, target_id)
+        if count != target.votes:
+            target.votes = count
+            changed.append(target)
+    return changed, wanted - set(known)
+
+
 async def _count_voters(session: AsyncSession, target_id: str) -> int:
     """Distinct voters on a question and on every question merged into it."""
     merged = select(Question.id).where(Question.merged_into_id == target_id)

@@ -203,6 +203,7 @@ def test_timeline_is_ordered_and_ids_are_unique(demo: Scenario) -> None:
         Kind.viewers,
         Kind.stream_state,
         Kind.presence,
+        Kind.vote,
     }
     # every envelope goes to its own simulated platform's source
     assert all(f["source_id"] == f"src-{f['platform']}" for _, f in items)
@@ -240,6 +241,25 @@ def test_some_questions_are_re_asked_near_verbatim_by_others(demo: Scenario) -> 
         update={"chat": demo.chat.model_copy(update={"duplicate_question_ratio": 0.0})}
     )
     assert not chat_of(script(no_dups).timeline(), "duplicate_question")
+
+
+def test_upvotes_only_where_the_platform_has_them_and_on_earlier_questions(
+    demo: Scenario,
+) -> None:
+    items = list(script(demo).timeline())
+    seen: dict[str, dict] = {}
+    votes = []
+    for _, f in items:
+        if f["kind"] is Kind.vote:
+            votes.append(f)
+            question = seen.get(f["data"]["question"])
+            assert question is not None, "an upvote must follow its question"
+            assert question["platform"] == f["platform"]
+            assert question["raw"]["simulated"] in ("question", "duplicate_question")
+        seen[f["platform_message_id"]] = f
+    with_upvotes = {p for p, mix in demo.platforms.items() if mix.upvotes}
+    assert votes and {f["platform"] for f in votes} == with_upvotes
+    assert all(f["author"] is not None for f in votes)
 
 
 def test_spam_burst_raises_the_chat_rate_in_its_window(demo: Scenario) -> None:
