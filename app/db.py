@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -130,3 +130,22 @@ async def insert_ignore(session: AsyncSession, model: Any, rows: Sequence[dict[s
     stmt = dialect_insert(session, model.__table__).values(list(rows)).on_conflict_do_nothing()
     result = await session.execute(stmt)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def update_if_version(
+    session: AsyncSession, row: Any, version: int, changes: dict[str, Any]
+) -> bool:
+    """Applies `changes` and bumps the version in one conditional UPDATE, if the row is
+    still at `version`; False when someone changed it first (the caller answers 409).
+
+    The database decides, so two moderators clicking at the same instant cannot both
+    win; synchronize_session="fetch" sets the new values on `row`, so no re-read.
+    """
+    model = type(row)
+    result = await session.execute(
+        update(model)
+        .where(model.id == row.id, model.version == version)
+        .values(**changes, version=version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -46,6 +46,12 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class VersionConflict(Conflict):
+    """Someone changed the row since the caller read it; `current` says how it is now."""
+
+    code = "version_conflict"
+
+
 def error_body(code: str, message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
     if details is not None:
@@ -67,6 +73,12 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "problem": e["msg"]}
             for e in exc.errors()
         ]
+        for d in details:
+            if not d["field"] and d["problem"] == "Field required":
+                d["field"], d["problem"] = (
+                    "body",
+                    "send a JSON body (see the API docs at /api/docs)",
+                )
         fields = ", ".join(d["field"] or "body" for d in details)
         return JSONResponse(
             error_body("invalid_request", f"fix these fields: {fields}", details),

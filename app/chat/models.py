@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.chat.message_base import PlatformMessageColumns
@@ -17,6 +17,14 @@ class ChatMessage(PlatformMessageColumns, Base):
     __table_args__ = (
         UniqueConstraint("source_id", "platform_message_id"),
         Index("ix_chat_message_event_id_received_at", "event_id", "received_at"),
+        # The hold queue: a few lines among millions, listed and counted by event.
+        Index(
+            "ix_chat_message_held",
+            "event_id",
+            "received_at",
+            postgresql_where=text("held"),
+            sqlite_where=text("held = 1"),
+        ),
     )
 
     truncated: Mapped[bool] = mapped_column(default=False)
@@ -26,6 +34,8 @@ class ChatMessage(PlatformMessageColumns, Base):
     held: Mapped[bool] = mapped_column(default=False, server_default="0")
     flagged: Mapped[bool] = mapped_column(default=False, server_default="0")
     moderation_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Bumped by every console decision (hide, unhide, release, reject): a stale one gets 409.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,7 @@ from app.auth.models import Role, User
 from app.bus import Bus
 from app.chat import service
 from app.chat.models import ChatMessage
-from app.chat.schemas import PlatformActionIn
+from app.chat.schemas import PlatformActionIn, ReviewIn
 from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
 from app.writes import idempotent_write
 
@@ -22,15 +22,24 @@ MODERATION_ROLES = frozenset(r.value for r in (Role.admin, Role.ops_lead, Role.m
 
 
 @router.get("/held")
-async def held_messages(access: EventMemberDep, session: SessionDep) -> list[dict[str, Any]]:
-    return [service.data(m) for m in await service.held(session, access.event.id)]
+async def held_messages(
+    access: EventMemberDep,
+    session: SessionDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+) -> list[dict[str, Any]]:
+    """The oldest held lines first; X-Total-Count says how many are held in all."""
+    messages, total = await service.held(session, access.event.id, limit)
+    response.headers["X-Total-Count"] = str(total)
+    return [service.data(m) for m in messages]
 
 
-Review = Callable[[AsyncSession, ChatMessage, User], Awaitable[ChatMessage]]
+Review = Callable[[AsyncSession, ChatMessage, int, User], Awaitable[ChatMessage]]
 
 
 async def _review(
     message_id: str,
+    body: ReviewIn,
     request: Request,
     access: EventAccess,
     session: AsyncSession,
@@ -41,7 +50,7 @@ async def _review(
 
     async def work() -> tuple[Any, Any]:
         message = await service.get(session, access.event.id, message_id)
-        await act(session, message, access.user)
+        await act(session, message, body.version, access.user)
         return service.data(message), lambda: service.publish_messages(
             bus, access.event.id, [message]
         )
@@ -49,32 +58,34 @@ async def _review(
     return await idempotent_write(request, session, access, MODERATION_ROLES, work)
 
 
-@router.post("/{message_id}/hide")
-async def hide(
-    message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
-) -> JSONResponse:
-    return await _review(message_id, request, access, session, bus, service.hide)
+def _review_route(act: Review) -> Callable[..., Awaitable[JSONResponse]]:
+    async def endpoint(
+        message_id: str,
+        body: ReviewIn,
+        request: Request,
+        access: EventMemberDep,
+        session: SessionDep,
+        bus: BusDep,
+    ) -> JSONResponse:
+        return await _review(message_id, body, request, access, session, bus, act)
+
+    return endpoint
 
 
-@router.post("/{message_id}/unhide")
-async def unhide(
-    message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
-) -> JSONResponse:
-    return await _review(message_id, request, access, session, bus, service.unhide)
-
-
-@router.post("/{message_id}/release")
-async def release(
-    message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
-) -> JSONResponse:
-    return await _review(message_id, request, access, session, bus, service.release)
-
-
-@router.post("/{message_id}/reject")
-async def reject(
-    message_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
-) -> JSONResponse:
-    return await _review(message_id, request, access, session, bus, service.reject)
+for _name, _act, _summary in (
+    ("hide", service.hide, "Hide a line in every console (the platform keeps it)"),
+    ("unhide", service.unhide, "Show a hidden line again"),
+    ("release", service.release, "Show a line held for review"),
+    ("reject", service.reject, "Keep a held line hidden"),
+):
+    router.add_api_route(
+        f"/{{message_id}}/{_name}",
+        _review_route(_act),
+        methods=["POST"],
+        name=f"chat_{_name}",
+        summary=_summary,
+        response_class=JSONResponse,
+    )
 
 
 @router.post("/{message_id}/actions")

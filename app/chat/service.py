@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -13,8 +13,8 @@ from app.bus import Bus
 from app.chat.models import ChatMessage, ModerationAction
 from app.connectors.base import Action
 from app.connectors.registry import capabilities_for
-from app.db import get_in_event
-from app.errors import AppError
+from app.db import get_in_event, update_if_version
+from app.errors import AppError, VersionConflict
 from app.events.models import Source
 from app.pipeline.deltas import chat_message_data, delta, row_dict
 
@@ -54,14 +54,25 @@ async def get(session: AsyncSession, event_id: str, message_id: str) -> ChatMess
 async def set_visibility(
     session: AsyncSession,
     message: ChatMessage,
+    version: int,
     *,
     hidden: bool,
     held: bool,
     actor: User | str,
     action: str,
 ) -> ChatMessage:
-    before = {"hidden": message.hidden, "held": message.held}
-    message.hidden, message.held = hidden, held
+    before = {"hidden": message.hidden, "held": message.held, "version": message.version}
+    if message.version != version or not await update_if_version(
+        session, message, version, {"hidden": hidden, "held": held}
+    ):
+        message_id = message.id  # read before the rollback expires it
+        await session.rollback()
+        current = await session.get(ChatMessage, message_id, populate_existing=True)
+        assert current is not None
+        raise VersionConflict(
+            f"someone else moderated this message first (now version {current.version}): review it",
+            current=data(current),
+        )
     audit.record(
         session,
         event_id=message.event_id,
@@ -70,47 +81,54 @@ async def set_visibility(
         target_type="chat_message",
         target_id=message.id,
         before=before,
-        after={"hidden": hidden, "held": held},
+        after={"hidden": hidden, "held": held, "version": message.version},
     )
     return message
 
 
-async def hide(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+async def hide(
+    session: AsyncSession, message: ChatMessage, version: int, actor: User
+) -> ChatMessage:
     return await set_visibility(
-        session, message, hidden=True, held=message.held, actor=actor, action="hide"
+        session, message, version, hidden=True, held=message.held, actor=actor, action="hide"
     )
 
 
-async def unhide(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+async def unhide(
+    session: AsyncSession, message: ChatMessage, version: int, actor: User
+) -> ChatMessage:
     return await set_visibility(
-        session, message, hidden=False, held=message.held, actor=actor, action="unhide"
+        session, message, version, hidden=False, held=message.held, actor=actor, action="unhide"
     )
 
 
-async def release(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+async def release(
+    session: AsyncSession, message: ChatMessage, version: int, actor: User
+) -> ChatMessage:
     if not message.held:
         raise NotHeld("this message is not held for review", current=data(message))
     return await set_visibility(
-        session, message, hidden=False, held=False, actor=actor, action="release"
+        session, message, version, hidden=False, held=False, actor=actor, action="release"
     )
 
 
-async def reject(session: AsyncSession, message: ChatMessage, actor: User) -> ChatMessage:
+async def reject(
+    session: AsyncSession, message: ChatMessage, version: int, actor: User
+) -> ChatMessage:
     if not message.held:
         raise NotHeld("this message is not held for review", current=data(message))
     return await set_visibility(
-        session, message, hidden=True, held=False, actor=actor, action="reject"
+        session, message, version, hidden=True, held=False, actor=actor, action="reject"
     )
 
 
-async def held(session: AsyncSession, event_id: str, limit: int = 500) -> list[ChatMessage]:
-    query = (
-        select(ChatMessage)
-        .where(ChatMessage.event_id == event_id, ChatMessage.held.is_(True))
-        .order_by(ChatMessage.received_at)
-        .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
+async def held(session: AsyncSession, event_id: str, limit: int) -> tuple[list[ChatMessage], int]:
+    """The oldest `limit` lines held for review, and how many are held in all."""
+    # `held = true` (not IS TRUE): the form both databases match to the partial index.
+    where = (ChatMessage.event_id == event_id, ChatMessage.held == True)  # noqa: E712
+    query = select(ChatMessage).where(*where).order_by(ChatMessage.received_at).limit(limit)
+    total = await session.scalar(select(func.count()).select_from(ChatMessage).where(*where))
+    return list((await session.scalars(query)).all()), int(total or 0)
 
 
 async def request_action(

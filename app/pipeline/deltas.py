@@ -32,6 +32,7 @@ def chat_message_data(row: dict[str, Any]) -> dict[str, Any]:
         "held": bool(row.get("held")),
         "flagged": bool(row.get("flagged")),
         "moderation_reason": row.get("moderation_reason"),
+        "version": row.get("version") or 1,
         "platform_at": row["platform_at"],
         "received_at": row["received_at"],
     }

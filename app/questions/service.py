@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.audit.models import AuditLog
 from app.auth.models import User
 from app.bus import Bus
-from app.db import get_in_event, insert_ignore
-from app.errors import AppError, Conflict, NotFound
+from app.db import get_in_event, insert_ignore, update_if_version
+from app.errors import AppError, Conflict, NotFound, VersionConflict
 from app.pipeline.deltas import delta, question_data, row_dict
 from app.questions.models import Question, QuestionState, QuestionVote
 
@@ -50,10 +50,6 @@ SNAPSHOT_FIELDS = (
     "merged_into_id",
 )
 UNDOABLE = frozenset({"transition", "edit", "boost", "claim", "unclaim", "pin", "merge"})
-
-
-class VersionConflict(Conflict):
-    code = "version_conflict"
 
 
 class Claimed(Conflict):
@@ -109,16 +105,9 @@ async def change(
             session, question.id, f"question changed (now version {question.version}): review it"
         )
     before = snapshot(question)
-    now = datetime.now(UTC)
-    result = await session.execute(
-        update(Question)
-        .where(Question.id == question.id, Question.version == version)
-        .values(**changes, version=version + 1, updated_at=now)
-        .execution_options(synchronize_session="fetch")
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    changes = {**changes, "updated_at": datetime.now(UTC)}
+    if not await update_if_version(session, question, version, changes):
         raise await _conflict(session, question.id, "someone else changed it first: review it")
-    # synchronize_session="fetch" already set the new values on `question`: no re-read.
     audit.record(
         session,
         event_id=question.event_id,

@@ -140,12 +140,12 @@ async def test_hide_unhide_and_the_hold_queue(
     worker = PipelineWorker(stack.bus, stack.db, consumer="w")
     ids = [await ingest_chat(stack, seeded, 0, f"line {i}") for i in range(3)]
     await worker.process(await stack.bus.read_ingest("w", [event_id], 10, block_ms=100))
-    hidden = (await mod.post(f"/api/events/{event_id}/chat/{ids[0]}/hide")).json()
-    assert hidden["hidden"] is True
-    assert (await mod.post(f"/api/events/{event_id}/chat/{ids[0]}/unhide")).json()[
-        "hidden"
-    ] is False
-    not_held = await mod.post(f"/api/events/{event_id}/chat/{ids[1]}/release")
+    chat = f"/api/events/{event_id}/chat"
+    hidden = (await mod.post(f"{chat}/{ids[0]}/hide", json={"version": 1})).json()
+    assert (hidden["hidden"], hidden["version"]) == (True, 2)
+    shown = (await mod.post(f"{chat}/{ids[0]}/unhide", json={"version": 2})).json()
+    assert (shown["hidden"], shown["version"]) == (False, 3)
+    not_held = await mod.post(f"{chat}/{ids[1]}/release", json={"version": 1})
     assert not_held.status_code == 409 and not_held.json()["error"]["code"] == "not_held"
 
     async with stack.db.sessions() as session:
@@ -155,8 +155,35 @@ async def test_hide_unhide_and_the_hold_queue(
         await session.commit()
     queue = (await mod.get(f"/api/events/{event_id}/chat/held")).json()
     assert [m["id"] for m in queue] == ids[1:]
-    released = (await mod.post(f"/api/events/{event_id}/chat/{ids[1]}/release")).json()
-    rejected = (await mod.post(f"/api/events/{event_id}/chat/{ids[2]}/reject")).json()
+    first = await mod.get(f"/api/events/{event_id}/chat/held", params={"limit": 1})
+    assert [m["id"] for m in first.json()] == ids[1:2]  # the oldest first
+    assert first.headers["X-Total-Count"] == "2"  # and how many wait in all
+    released = (await mod.post(f"{chat}/{ids[1]}/release", json={"version": 1})).json()
+    rejected = (await mod.post(f"{chat}/{ids[2]}/reject", json={"version": 1})).json()
     assert (released["held"], released["hidden"]) == (False, False)
     assert (rejected["held"], rejected["hidden"]) == (False, True)
     assert (await mod.get(f"/api/events/{event_id}/chat/held")).json() == []
+
+
+async def test_two_moderators_on_one_line_at_once_one_wins_the_other_gets_409(
+    stack: Stack, seeded: Seeded, mod: httpx.AsyncClient
+) -> None:
+    event_id = seeded.event.id
+    worker = PipelineWorker(stack.bus, stack.db, consumer="w")
+    mid = await ingest_chat(stack, seeded, 0, "is this thing on")
+    await worker.process(await stack.bus.read_ingest("w", [event_id], 10, block_ms=100))
+    chat = f"/api/events/{event_id}/chat/{mid}"
+    # Both saw version 1: one hides, the other (unaware) un-hides.
+    a, b = await asyncio.gather(
+        mod.post(f"{chat}/hide", json={"version": 1}),
+        mod.post(f"{chat}/unhide", json={"version": 1}),
+    )
+    assert sorted([a.status_code, b.status_code]) == [200, 409]
+    winner, loser = (a, b) if a.status_code == 200 else (b, a)
+    error = loser.json()["error"]
+    assert error["code"] == "version_conflict"
+    assert error["current"] == winner.json()  # the loser sees what the winner made of it
+    stale = await mod.post(f"{chat}/hide", json={"version": 1})
+    assert stale.status_code == 409
+    missing = await mod.post(f"{chat}/hide")
+    assert missing.status_code == 422 and "send a JSON body" in missing.text

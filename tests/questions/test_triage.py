@@ -261,19 +261,19 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ("POST", "/api/events"): ("/api/events", {"slug": "audited", "title": "Audited"}),
         ("POST", "/api/events/{event_id}/chat/{message_id}/hide"): (
             f"/api/events/{e}/chat/{qids[5]}/hide",
-            None,
+            {"version": 1},
         ),
         ("POST", "/api/events/{event_id}/chat/{message_id}/unhide"): (
             f"/api/events/{e}/chat/{qids[5]}/unhide",
-            None,
+            {"version": 2},
         ),
         ("POST", "/api/events/{event_id}/chat/{message_id}/release"): (
             f"/api/events/{e}/chat/{qids[6]}/release",
-            None,
+            {"version": 1},
         ),
         ("POST", "/api/events/{event_id}/chat/{message_id}/reject"): (
             f"/api/events/{e}/chat/{qids[7]}/reject",
-            None,
+            {"version": 1},
         ),
         ("POST", "/api/events/{event_id}/chat/{message_id}/actions"): (
             f"/api/events/{e}/chat/{qids[5]}/actions",

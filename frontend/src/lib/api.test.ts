@@ -129,10 +129,10 @@ describe('chat moderation writes', () => {
       json(200, modResult({ chat_message_id: m.id, action: 'timeout' })),
       json(200, [m]),
     );
-    expect((await chatMod.hide('ev1', m.id)).hidden).toBe(true);
-    await chatMod.unhide('ev1', m.id);
-    await chatMod.release('ev1', m.id);
-    await chatMod.reject('ev1', m.id);
+    expect((await chatMod.hide('ev1', m)).hidden).toBe(true);
+    await chatMod.unhide('ev1', { ...m, version: 2 });
+    await chatMod.release('ev1', { ...m, version: 3 });
+    await chatMod.reject('ev1', { ...m, version: 4 });
     const r = await chatMod.action('ev1', m.id, { type: 'timeout', duration_s: 300 });
     expect(r.status).toBe('pending');
     expect(await chatMod.held('ev1')).toHaveLength(1);
@@ -144,6 +144,8 @@ describe('chat moderation writes', () => {
       `POST /api/events/ev1/chat/${m.id}/actions`,
       'GET /api/events/ev1/chat/held',
     ]);
+    // each review sends the version it acted on, so a stale one gets 409
+    expect(calls.slice(0, 4).map((c) => c.body)).toEqual([1, 2, 3, 4].map((version) => ({ version })));
     expect(calls[4].body).toEqual({ type: 'timeout', duration_s: 300 });
     const keys = calls.slice(0, 5).map((c) => c.headers['Idempotency-Key']);
     for (const k of keys) expect(k).toMatch(UUID);
@@ -154,7 +156,7 @@ describe('chat moderation writes', () => {
   it('a 409 not_held carries the current message as currentRaw (not as a question)', async () => {
     const m = chatMsg({ held: false, hidden: true });
     answers.push(json(409, { error: { code: 'not_held', message: 'this message is not held for review', current: m } }));
-    const err = (await chatMod.release('ev1', m.id).catch((e: unknown) => e)) as ApiError;
+    const err = (await chatMod.release('ev1', m).catch((e: unknown) => e)) as ApiError;
     expect(err.code).toBe('not_held');
     expect(err.currentRaw).toEqual(m);
     expect(err.current).toBeNull();

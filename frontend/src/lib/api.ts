@@ -191,14 +191,18 @@ const cpath = (eventId: string, mid: string) => `${ev(eventId)}/chat/${encodeURI
 /** Chat moderation (docs/PROTOCOL.md "Chat moderation"). Every write carries an Idempotency-Key. */
 export const chatMod = {
   /** hidden in the consoles only; the platform keeps the message */
-  hide: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/hide`),
-  unhide: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/unhide`),
+  hide: (eventId: string, m: ChatMessage) =>
+    write<ChatMessage>('POST', `${cpath(eventId, m.id)}/hide`, { version: m.version }),
+  unhide: (eventId: string, m: ChatMessage) =>
+    write<ChatMessage>('POST', `${cpath(eventId, m.id)}/unhide`, { version: m.version }),
   /** messages held for review, oldest first */
   held: async (eventId: string) => (await request<ChatMessage[]>('GET', `${ev(eventId)}/chat/held`)) ?? [],
   /** shows a held message; 409 not_held (with `current`) when it is not held any more */
-  release: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/release`),
+  release: (eventId: string, m: ChatMessage) =>
+    write<ChatMessage>('POST', `${cpath(eventId, m.id)}/release`, { version: m.version }),
   /** keeps a held message hidden; 409 not_held */
-  reject: (eventId: string, mid: string) => write<ChatMessage>('POST', `${cpath(eventId, mid)}/reject`),
+  reject: (eventId: string, m: ChatMessage) =>
+    write<ChatMessage>('POST', `${cpath(eventId, m.id)}/reject`, { version: m.version }),
   /** delete / timeout / ban on the platform: `pending` (the answer follows as moderation.result) or `not_supported` */
   action: (eventId: string, mid: string, body: PlatformActionRequest) =>
     write<ModerationResult>('POST', `${cpath(eventId, mid)}/actions`, body),

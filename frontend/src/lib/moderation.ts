@@ -1,10 +1,16 @@
 // Pure helpers for chat moderation in the console: who may moderate, what a source can
 // do on its platform, and the words of the per-row status chip.
 
-import type { ModerationResult, PlatformActionRequest, PlatformActionType, Source } from './types';
+import type { ChatMessage, ModerationResult, PlatformActionRequest, PlatformActionType, Source } from './types';
 
 /** Roles that may moderate (the server decides in the end: 403 otherwise). */
 export const MODERATOR_ROLES: ReadonlySet<string> = new Set(['admin', 'ops_lead', 'moderator']);
+
+/** A chat line as the server sent it (e.g. the `current` of a 409). */
+export function isChatMessage(x: unknown): x is ChatMessage {
+  const m = x as ChatMessage | null;
+  return !!m && typeof m === 'object' && typeof m.id === 'string' && typeof m.text === 'string';
+}
 
 export function canModerate(role: string | null | undefined): boolean {
   return !!role && MODERATOR_ROLES.has(role);

@@ -77,6 +77,7 @@ export function chatMsg(over: Partial<ChatMessage> = {}): ChatMessage {
     truncated: false,
     is_question: false,
     hidden: false,
+    version: 1,
     platform_at: '2030-01-01T10:00:00Z',
     received_at: '2030-01-01T10:00:00Z',
     ...over,

@@ -51,6 +51,8 @@ export interface ChatMessage {
   flagged?: boolean;
   /** why a rule hid, held or flagged it, e.g. "held: matched term 'x'" (may quote audience text) */
   moderation_reason?: string | null;
+  /** bumped by every console decision; hide/unhide/release/reject send it back (409 when stale) */
+  version: number;
   platform_at: string;
   received_at: string;
 }
