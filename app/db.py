@@ -124,12 +124,34 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
 
 
 async def insert_ignore(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> int:
-    """Inserts rows whose primary key is new; returns how many were."""
+    """Inserts rows whose primary key is new; returns how many were.
+
+    One statement run with a list of parameter sets (cached once compiled, whatever the
+    number of rows), as persist.insert_new does; RETURNING counts what went in.
+    """
     if not rows:
         return 0
-    stmt = dialect_insert(session, model.__table__).values(list(rows)).on_conflict_do_nothing()
-    result = await session.execute(stmt)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    table = model.__table__
+    stmt = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+    )
+    return len((await session.execute(stmt, list(rows))).all())
+
+
+async def reread_after_conflict(session: AsyncSession, model: Any, row_id: Any) -> Any:
+    """The row as it is now, for the 409 that answers a lost race.
+
+    Alone, the request's transaction has nothing left worth keeping and is rolled back,
+    so the read sees the winner's commit. Inside a savepoint (a bulk move), only that
+    step is void: the savepoint's own block undoes it and the other steps stay.
+    """
+    if not session.in_nested_transaction():
+        await session.rollback()
+    row = await session.get(model, row_id, populate_existing=True)
+    assert row is not None
+    return row
 
 
 async def update_if_version(

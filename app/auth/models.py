@@ -19,6 +19,12 @@ class Role(StrEnum):
     viewer = "viewer"
 
 
+# Who may act on the audience's words (chat moderation, moderation rules) and who may
+# move questions (hosts too: they mark what they answered).
+MODERATION_ROLES = frozenset(r.value for r in (Role.admin, Role.ops_lead, Role.moderator))
+TRIAGE_ROLES = MODERATION_ROLES | {Role.host.value}
+
+
 class User(Base):
     __tablename__ = "user"
 

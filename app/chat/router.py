@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import Role, User
+from app.auth.models import MODERATION_ROLES, User
 from app.bus import Bus
 from app.chat import service
 from app.chat.models import ChatMessage
@@ -18,7 +18,6 @@ from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
 from app.writes import idempotent_write
 
 router = APIRouter(prefix="/api/events/{event_id}/chat", tags=["chat"])
-MODERATION_ROLES = frozenset(r.value for r in (Role.admin, Role.ops_lead, Role.moderator))
 
 
 @router.get("/held")

@@ -13,7 +13,7 @@ from app.bus import Bus
 from app.chat.models import ChatMessage, ModerationAction
 from app.connectors.base import Action
 from app.connectors.registry import capabilities_for
-from app.db import get_in_event, update_if_version
+from app.db import get_in_event, reread_after_conflict, update_if_version
 from app.errors import AppError, VersionConflict
 from app.events.models import Source
 from app.pipeline.deltas import chat_message_data, delta, row_dict
@@ -65,10 +65,7 @@ async def set_visibility(
     if message.version != version or not await update_if_version(
         session, message, version, {"hidden": hidden, "held": held}
     ):
-        message_id = message.id  # read before the rollback expires it
-        await session.rollback()
-        current = await session.get(ChatMessage, message_id, populate_existing=True)
-        assert current is not None
+        current = await reread_after_conflict(session, ChatMessage, message.id)
         raise VersionConflict(
             f"someone else moderated this message first (now version {current.version}): review it",
             current=data(current),

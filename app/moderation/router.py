@@ -8,13 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.auth.models import Role
+from app.auth.models import MODERATION_ROLES
 from app.deps import EventMemberDep, SessionDep
 from app.moderation import store
 from app.writes import idempotent_write
 
 router = APIRouter(prefix="/api/events/{event_id}/moderation", tags=["moderation"])
-RULE_EDITORS = frozenset(r.value for r in (Role.admin, Role.ops_lead, Role.moderator))
 
 
 class RulesIn(BaseModel):
@@ -40,4 +39,4 @@ async def put_rules(
         )
         return {"version": version, "rules": saved.model_dump(mode="json")}, None
 
-    return await idempotent_write(request, session, access, RULE_EDITORS, work)
+    return await idempotent_write(request, session, access, MODERATION_ROLES, work)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.models import User
 from app.chat.rules_model import ModerationRules
-from app.errors import AppError, Conflict
+from app.errors import AppError, VersionConflict
 from app.moderation.rules import RuleSet, describe_errors
 
 # An event nobody configured runs no automatic moderation (and costs nothing per line).
@@ -21,10 +21,6 @@ NO_RULES: dict[str, Any] = {"banned_terms": [], "flood": None, "spam": None}
 class InvalidRules(AppError):
     status_code = 422
     code = "invalid_rules"
-
-
-class RulesConflict(Conflict):
-    code = "version_conflict"
 
 
 async def current(session: AsyncSession, event_id: str) -> tuple[int, RuleSet]:
@@ -50,7 +46,7 @@ async def replace(
     stored_version = row.version if row else 0
     if version != stored_version:
         cur_version, cur_rules = await current(session, event_id)
-        raise RulesConflict(
+        raise VersionConflict(
             "the rules changed since you loaded them: review the current ones",
             current={"version": cur_version, "rules": cur_rules.model_dump(mode="json")},
         )

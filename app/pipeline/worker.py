@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from app.bus import Bus, IngestEntry
+from app.chat import service as chat
 from app.chat.models import ModerationAction
 from app.db import Database
 from app.envelope import Envelope, Kind, message_row_id
@@ -195,18 +196,17 @@ class PipelineWorker:
         viewers: dict[str, tuple[datetime, int]] = {}
         other: list[Delta] = []
         results: list[Envelope] = []
-        upvotes: list[tuple[str, str]] = []  # (question row id, voter)
         upvoted: dict[str, list[Envelope]] = defaultdict(list)  # question row id -> votes
         rules = await self._rules.get(event_id)
-        decided: dict[str, list[str]] = {}  # chat row id -> the rules that acted on it
+        decided: list[tuple[dict[str, Any], list[str]]] = []  # rows a rule acted on, and which
         for env in envelopes:
             self.stats.by_kind[env.kind.value] += 1
             if env.kind is Kind.chat:
                 # _parse already checked the source, so its kind is cached.
                 qa = self._source_kinds[event_id][env.source_id] is SourceKind.qa
                 row = _chat_row(env, is_question=qa or is_question(env.text))
-                if rules.engine is not None:
-                    decided[row["id"]] = _moderate(row, env, rules)
+                if rules.engine is not None and (rule_ids := _moderate(row, env, rules)):
+                    decided.append((row, rule_ids))
                 chat_rows.append(row)
                 # A line held or hidden by a rule does not reach the host's queue.
                 if row["is_question"] and not (row["held"] or row["hidden"]):
@@ -233,9 +233,7 @@ class PipelineWorker:
                         event_id, env.to_json(), "upvote without a question id or a voter"
                     )
                     continue
-                question_id = message_row_id(env.source_id, target)
-                upvotes.append((question_id, f"{env.platform}:{env.author.id}"))
-                upvoted[question_id].append(env)
+                upvoted[message_row_id(env.source_id, target)].append(env)
 
         if question_rows:
             duplicates = await self._duplicates.for_event(event_id)
@@ -248,21 +246,23 @@ class PipelineWorker:
         new_questions: set[str] = set()
         voted_data: list[dict[str, Any]] = []
         unknown: set[str] = set()
-        if chat_rows or question_rows or results or upvotes:
+        if chat_rows or question_rows or results or upvoted:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
                 await persist.insert_audit(
                     session,
-                    [
-                        _rule_audit(r, decided[r["id"]])
-                        for r in chat_rows
-                        if decided.get(r["id"]) and r["id"] in new_chat
-                    ],
+                    [_rule_audit(r, ids) for r, ids in decided if r["id"] in new_chat],
                 )
                 new_questions = await persist.insert_questions(session, question_rows)
                 other += await _record_results(session, results)
-                if upvotes:
-                    voted, unknown = await questions.add_platform_votes(session, event_id, upvotes)
+                if upvoted:
+                    votes = [
+                        (qid, f"{env.platform}:{env.author.id}")
+                        for qid, envs in upvoted.items()
+                        for env in envs
+                        if env.author is not None  # checked above; for the type checker
+                    ]
+                    voted, unknown = await questions.add_platform_votes(session, event_id, votes)
                     voted_data = [questions.data(q) for q in voted]
                 await session.commit()
         # An upvote can only follow its question: one for a question this event never
@@ -420,11 +420,14 @@ def _question_row(env: Envelope) -> dict[str, Any]:
 
 async def _record_results(session: Any, results: list[Envelope]) -> list[Delta]:
     """Stores each platform answer on its action; the deltas say what became of it."""
-    from app.chat import service as chat
-
+    if not results:
+        return []
+    ids = {str(env.data.get("action_id")) for env in results}
+    found = await session.scalars(select(ModerationAction).where(ModerationAction.id.in_(ids)))
+    actions = {a.id: a for a in found}
     out: list[Delta] = []
     for env in results:
-        action = await session.get(ModerationAction, str(env.data.get("action_id")))
+        action = actions.get(str(env.data.get("action_id")))
         if action is None:  # an action this store never issued: show it as it came
             out.append(delta("chat", "moderation.result", _plain(env)))
             continue

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.questions.models import Question
-from app.questions.repository import OPEN_STATES
+from app.questions.repository import NOT_MERGED, OPEN_STATES
 from app.questions.similarity import DuplicateIndex, Signature, signature
 
 SYNC_S = 5.0  # questions other workers stored reach this worker's index this often
@@ -64,7 +64,7 @@ class DuplicateFinder:
             query = select(Question.id, Question.text, Question.received_at).where(
                 Question.event_id == event_id,
                 Question.state.in_(OPEN_STATES),
-                Question.merged_into_id.is_(None),
+                NOT_MERGED,
             )
             if entry.synced_until is not None:
                 query = query.where(Question.received_at > entry.synced_until)

@@ -11,13 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.questions.models import Question, QuestionState
 
 OPEN_STATES = (QuestionState.pending, QuestionState.approved, QuestionState.on_deck)
+# A merged question lives on in the one it went into: queues, snapshots and duplicate
+# suggestions show that one only.
+NOT_MERGED = Question.merged_into_id.is_(None)
+ORDERS: dict[str, list[Any]] = {
+    "score": [(Question.votes + Question.boost).desc(), Question.received_at],
+    "age": [Question.received_at],
+    "platform": [Question.platform, Question.received_at],
+    "state": [Question.state, Question.received_at],
+}
 
 
 async def open_questions(session: AsyncSession, event_id: str, limit: int) -> Sequence[Question]:
     """Questions still to triage or answer, newest first."""
     query = (
         select(Question)
-        .where(Question.event_id == event_id, Question.state.in_(OPEN_STATES))
+        .where(Question.event_id == event_id, Question.state.in_(OPEN_STATES), NOT_MERGED)
         .order_by(Question.received_at.desc())
         .limit(limit)
     )
@@ -36,7 +45,7 @@ async def search(
     limit: int,
 ) -> Sequence[Question]:
     """The triage queue: filtered, pinned first, then by the chosen order."""
-    query = select(Question).where(Question.event_id == event_id, Question.merged_into_id.is_(None))
+    query = select(Question).where(Question.event_id == event_id, NOT_MERGED)
     if state is None:
         query = query.where(Question.state.in_(OPEN_STATES))
     elif state != "all":
@@ -45,14 +54,10 @@ async def search(
         query = query.where(Question.platform == platform)
     if text:
         query = query.where(Question.text.ilike(f"%{text}%"))
-    orders: dict[str, list[Any]] = {
-        "score": [(Question.votes + Question.boost).desc(), Question.received_at],
-        "age": [Question.received_at],
-        "platform": [Question.platform, Question.received_at],
-        "state": [Question.state, Question.received_at],
-    }
-    query = query.order_by(Question.pinned.desc(), *orders[sort]).limit(limit)
-    rows = (await session.scalars(query)).all()
-    if tag:  # tags are a small JSON list: filtered here, the same on SQLite and PostgreSQL
-        rows = [r for r in rows if tag in (r.tags or [])]
-    return rows
+    query = query.order_by(Question.pinned.desc(), *ORDERS[sort])
+    if not tag:
+        return (await session.scalars(query.limit(limit))).all()
+    # Tags are a small JSON list, tested here the same way on SQLite and PostgreSQL;
+    # the limit applies after the test, or a tag could come back with fewer than asked.
+    rows = [r for r in (await session.scalars(query)).all() if tag in (r.tags or [])]
+    return rows[:limit]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import Role
+from app.auth.models import TRIAGE_ROLES
 from app.bus import Bus
 from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
 from app.errors import AppError
@@ -22,7 +22,6 @@ from app.writes import idempotent_write
 router = APIRouter(prefix="/api/events/{event_id}/questions", tags=["questions"])
 undo_router = APIRouter(prefix="/api/events/{event_id}", tags=["questions"])
 
-TRIAGE_ROLES = frozenset(r.value for r in (Role.admin, Role.ops_lead, Role.moderator, Role.host))
 QuestionWork = Callable[[], Awaitable[tuple[list[Question], Any]]]
 
 
@@ -84,7 +83,7 @@ async def list_questions(
 async def counts(access: EventMemberDep, session: SessionDep) -> dict[str, int]:
     rows = await session.execute(
         select(Question.state, func.count())
-        .where(Question.event_id == access.event.id, Question.merged_into_id.is_(None))
+        .where(Question.event_id == access.event.id, repository.NOT_MERGED)
         .group_by(Question.state)
     )
     found: dict[str, int] = {str(state): int(n) for state, n in rows.all()}

@@ -7,18 +7,18 @@ before and after, in the same transaction. The caller commits, then publishes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.audit.models import AuditLog
 from app.auth.models import User
 from app.bus import Bus
-from app.db import get_in_event, insert_ignore, update_if_version
+from app.db import get_in_event, insert_ignore, reread_after_conflict, update_if_version
 from app.errors import AppError, Conflict, NotFound, VersionConflict
 from app.pipeline.deltas import delta, question_data, row_dict
 from app.questions.models import Question, QuestionState, QuestionVote
@@ -84,9 +84,7 @@ async def get(session: AsyncSession, event_id: str, question_id: str) -> Questio
 
 
 async def _conflict(session: AsyncSession, question_id: str, message: str) -> VersionConflict:
-    await session.rollback()
-    current = await session.get(Question, question_id, populate_existing=True)
-    assert current is not None
+    current = await reread_after_conflict(session, Question, question_id)
     return VersionConflict(message, current=data(current))
 
 
@@ -232,19 +230,6 @@ def _record_undo(session: AsyncSession, event_id: str, actor: User, undone: Audi
     )
 
 
-async def add_vote(session: AsyncSession, question: Question, voter_key: str) -> bool:
-    """Counts a voter once per question; True when the vote is new."""
-    added = await insert_ignore(
-        session, QuestionVote, [{"question_id": question.id, "voter_key": voter_key}]
-    )
-    if added:
-        target = question
-        if question.merged_into_id:
-            target = await get(session, question.event_id, question.merged_into_id)
-        target.votes = await _count_voters(session, target.id)
-    return bool(added)
-
-
 async def add_platform_votes(
     session: AsyncSession, event_id: str, votes: Sequence[tuple[str, str]]
 ) -> tuple[list[Question], set[str]]:
@@ -269,27 +254,28 @@ async def add_platform_votes(
     if not await insert_ignore(session, QuestionVote, rows):
         return [], wanted - set(known)
     targets = {known[r["question_id"]] or r["question_id"] for r in rows}
+    counts = await _count_voters(session, targets)
+    found = await session.scalars(select(Question).where(Question.id.in_(targets)))
     changed = []
-    for target_id in sorted(targets):
-        target = await get(session, event_id, target_id)
-        count = await _count_voters(session, target_id)
-        if count != target.votes:
-            target.votes = count
+    for target in sorted(found, key=lambda q: q.id):
+        if counts.get(target.id, 0) != target.votes:
+            target.votes = counts.get(target.id, 0)
             changed.append(target)
     return changed, wanted - set(known)
 
 
-async def _count_voters(session: AsyncSession, target_id: str) -> int:
-    """Distinct voters on a question and on every question merged into it."""
-    merged = select(Question.id).where(Question.merged_into_id == target_id)
-    return int(
-        await session.scalar(
-            select(func.count(func.distinct(QuestionVote.voter_key))).where(
-                or_(QuestionVote.question_id == target_id, QuestionVote.question_id.in_(merged))
-            )
-        )
-        or 0
+async def _count_voters(session: AsyncSession, target_ids: Collection[str]) -> dict[str, int]:
+    """Distinct voters on each target and on every question merged into it, in one query."""
+    on_target = Question.id.in_(target_ids)
+    owner = case((on_target, Question.id), else_=Question.merged_into_id)
+    rows = await session.execute(
+        select(owner, func.count(func.distinct(QuestionVote.voter_key)))
+        .select_from(QuestionVote)
+        .join(Question, Question.id == QuestionVote.question_id)
+        .where(or_(on_target, Question.merged_into_id.in_(target_ids)))
+        .group_by(owner)
     )
+    return {str(target): int(n) for target, n in rows.all()}
 
 
 async def _recount(session: AsyncSession, target: Question, actor: User | str) -> Question:
@@ -299,7 +285,7 @@ async def _recount(session: AsyncSession, target: Question, actor: User | str) -
         )
         or 0
     )
-    votes = await _count_voters(session, target.id)
+    votes = (await _count_voters(session, [target.id])).get(target.id, 0)
     return await change(
         session,
         target,
@@ -340,7 +326,8 @@ async def unmerge(
         raise CannotMerge("this question is not merged")
     into = await get(session, source.event_id, source.merged_into_id)
     # Votes that arrived while merged were counted on `into`; they are this one's too.
-    changes = {"merged_into_id": None, "votes": await _count_voters(session, source.id)}
+    votes = (await _count_voters(session, [source.id])).get(source.id, 0)
+    changes = {"merged_into_id": None, "votes": votes}
     await change(session, source, source.version, changes, actor=actor, action="unmerge")
     await _recount(session, into, actor)
     return source, into

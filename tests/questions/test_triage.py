@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -12,9 +13,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.audit.models import AuditLog
+from app.auth.models import User
 from app.chat.models import ChatMessage
+from app.errors import VersionConflict
 from app.main import create_app
-from app.questions.models import QuestionState
+from app.questions import service
+from app.questions.models import Question, QuestionState
 from app.questions.service import TRANSITIONS
 from tests.conftest import Seeded, Stack
 from tests.questions.helpers import make_questions, url
@@ -174,6 +178,23 @@ async def test_claims_are_visible_exclusive_and_released(
     assert (await mod.post(url(seeded, qid, "/claim"), json={"version": 3})).status_code == 200
 
 
+async def test_a_claim_expires_on_its_own(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, ana = clients
+    (qid,) = await make_questions(stack, seeded, 1)
+    assert (await ana.post(url(seeded, qid, "/claim"), json={"version": 1})).status_code == 200
+    async with stack.db.sessions() as session:  # Ana walked away: her claim runs out
+        lapsed = datetime.now(UTC) - timedelta(seconds=1)
+        await session.execute(
+            update(Question).where(Question.id == qid).values(claimed_until=lapsed)
+        )
+        await session.commit()
+    taken = await mod.post(url(seeded, qid, "/claim"), json={"version": 2})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["claimed_by_name"] != "Ana"
+
+
 async def test_undo_restores_the_last_action_unless_someone_changed_it_since(
     stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
 ) -> None:
@@ -209,6 +230,47 @@ async def test_bulk_reports_what_it_could_not_do(
     assert [f["id"] for f in body["failed"]] == [qids[0]]
     counts = (await mod.get(f"/api/events/{seeded.event.id}/questions/counts")).json()
     assert counts["rejected"] == 2 and counts["answered"] == 1
+
+
+@pytest.mark.parametrize("backend", ["real"], indirect=True)
+async def test_a_race_lost_inside_bulk_keeps_the_other_moves(stack: Stack, seeded: Seeded) -> None:
+    # Only PostgreSQL lets another writer commit between bulk's read and its UPDATE.
+    q1, q2 = await make_questions(stack, seeded, 2)
+    async with stack.db.sessions() as session:
+        mod = await session.get(User, seeded.member.id)
+        assert mod is not None
+        async with session.begin_nested():
+            first = await service.get(session, seeded.event.id, q1)
+            await service.transition(session, first, QuestionState.approved, 1, mod)
+        second = await service.get(session, seeded.event.id, q2)  # read at version 1
+        async with stack.db.sessions() as other:  # someone else moves it meanwhile
+            await other.execute(update(Question).where(Question.id == q2).values(version=2))
+            await other.commit()
+        with pytest.raises(VersionConflict) as lost:
+            async with session.begin_nested():
+                await service.transition(session, second, QuestionState.approved, 1, mod)
+        assert lost.value.extra["current"]["version"] == 2
+        await session.commit()
+    async with stack.db.sessions() as session:
+        kept = await session.get(Question, q1)
+        assert kept is not None and kept.state == QuestionState.approved
+
+
+async def test_a_tag_filter_fills_the_page_it_asks_for(
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
+) -> None:
+    mod, _ = clients
+    qids = await make_questions(stack, seeded, 4)
+    tagged = qids[-1]  # the newest: last in age order, beyond a page of one without the filter
+    resp = await mod.patch(url(seeded, tagged), json={"version": 1, "tags": ["infra"]})
+    assert resp.status_code == 200
+    page = (
+        await mod.get(
+            f"/api/events/{seeded.event.id}/questions",
+            params={"tag": "infra", "sort": "age", "limit": 1},
+        )
+    ).json()
+    assert [q["id"] for q in page] == [tagged]
 
 
 async def test_changes_reach_the_live_stream_after_commit(
