@@ -1,8 +1,7 @@
 // The triage queue's keyboard map: a pure function from a key event to an action.
 
+import { STATES as TAB_STATES } from './triage';
 import type { QuestionState } from './types';
-
-const TAB_STATES: readonly QuestionState[] = ['pending', 'approved', 'on_deck', 'answered', 'rejected', 'archived'];
 
 export type TriageAction =
   | { kind: 'move'; delta: 1 | -1; extend: boolean }

@@ -415,11 +415,11 @@ describe('chat moderation reducers', () => {
     const b = chatMsg({ received_at: '2030-01-01T10:00:02Z' });
     const c = chatMsg({ received_at: '2030-01-01T10:00:03Z' });
     ws.receive(batch(2, 4, [chatDelta(2, a), chatDelta(3, b), chatDelta(4, c)]));
-    ws.receive(batch(5, 5, [upd(5, { ...b, hidden: true })]));
+    ws.receive(batch(5, 5, [upd(5, { ...b, hidden: true, version: 2 })]));
     expect(ids(client.chat)).toEqual([a.id, b.id, c.id]);
     expect(client.chat[1].hidden).toBe(true);
     expect(client.chat[0].hidden).toBe(false);
-    ws.receive(batch(6, 6, [upd(6, { ...b, hidden: false })]));
+    ws.receive(batch(6, 6, [upd(6, { ...b, hidden: false, version: 3 })]));
     expect(client.chat[1].hidden).toBe(false);
     expect(client.chatAppended).toBe(3);
   });
@@ -452,19 +452,29 @@ describe('chat moderation reducers', () => {
     ws.receive(batch(2, 5, [chatDelta(2, early), chatDelta(3, h1), chatDelta(4, h2), chatDelta(5, late)]));
     expect(ids(client.held)).toEqual([h1.id, h2.id]);
 
-    ws.receive(batch(6, 6, [upd(6, { ...h1, held: false, hidden: false })]));
+    ws.receive(batch(6, 6, [upd(6, { ...h1, held: false, hidden: false, version: 2 })]));
     expect(ids(client.held)).toEqual([h2.id]);
     expect(ids(client.chat)).toEqual([early.id, h1.id, late.id]);
     expect(client.chat[1].hidden).toBe(false);
 
-    ws.receive(batch(7, 7, [upd(7, { ...h2, held: false, hidden: true })]));
+    ws.receive(batch(7, 7, [upd(7, { ...h2, held: false, hidden: true, version: 2 })]));
     expect(client.held).toEqual([]);
     const rejected = client.chat.find((m) => m.id === h2.id);
     expect(rejected?.hidden).toBe(true);
     // the same update again (REST answer + delta) changes nothing
-    client.mergeChat([{ ...h2, held: false, hidden: true }]);
+    expect(client.mergeChat([{ ...h2, held: false, hidden: true, version: 2 }])).toBe(0);
     expect(client.chat.filter((m) => m.id === h2.id)).toHaveLength(1);
     expect(client.held).toEqual([]);
+  });
+
+  it('an older chat.updated (a late REST answer) does not roll a line back', () => {
+    const { client, ws } = connected(1);
+    const m = chatMsg();
+    ws.receive(batch(2, 2, [chatDelta(2, m)]));
+    ws.receive(batch(3, 4, [upd(3, { ...m, hidden: true, version: 2 }), upd(4, { ...m, hidden: false, version: 3 })]));
+    expect(client.mergeChat([{ ...m, hidden: true, version: 2 }])).toBe(0);
+    expect(client.chat.find((x) => x.id === m.id)?.hidden).toBe(false);
+    expect(client.chat.find((x) => x.id === m.id)?.version).toBe(3);
   });
 
   it('mergeHeld (GET /chat/held) skips lines the feed already shows and dedupes', () => {

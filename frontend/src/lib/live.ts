@@ -606,11 +606,17 @@ export class LiveClient {
    * chat.updated (and REST answers): replace the message by id, moving it between the
    * hold queue and the feed. Released → feed; rejected (held: false, hidden: true) →
    * feed as a hidden line; held again → hold queue. Returns true on a change.
+   * Like questions, a version no newer than the one shown changes nothing: a REST answer
+   * that arrives after a later moderator's delta must not roll the line back.
    */
   private updateChat(m: ChatMessage | null | undefined): boolean {
     if (!isChatMessage(m)) return false;
     const h = lastIndexById(this.held, m.id);
     const f = this.chatIds.has(m.id) ? lastIndexById(this.chat, m.id) : -1;
+    const shown = h >= 0 ? this.held[h] : f >= 0 ? this.chat[f] : undefined;
+    if (shown && typeof m.version === 'number' && typeof shown.version === 'number' && m.version <= shown.version) {
+      return false;
+    }
     if (m.held === true) {
       if (f >= 0) {
         this.chat.splice(f, 1);
