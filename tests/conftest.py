@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
@@ -29,6 +30,7 @@ from app.config import Settings
 from app.db import Database
 from app.events import service as events
 from app.events.models import Event, Source
+from app.main import create_app
 from app.models import Base
 
 REDIS_URL = os.environ.get("CONTROLROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -214,3 +216,31 @@ async def run_server(app: Any) -> AsyncIterator[RunningServer]:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def clients(stack: Stack, seeded: Seeded) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """Two moderators (mod, and a second one), each with their own session cookie."""
+    async with stack.db.sessions() as session:
+        second = await auth.create_user(session, "mod2", "mod2-pass", Role.moderator, "Ana")
+        await events.add_member(session, seeded.event, second.id, Role.moderator.value)
+        await session.commit()
+    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+    async with app.router.lifespan_context(app):
+        made = []
+        for user, password in (("mod", "mod-pass"), ("mod2", "mod2-pass")):
+            c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+            resp = await c.post("/api/auth/login", json={"username": user, "password": password})
+            assert resp.status_code == 200
+            made.append(c)
+        try:
+            yield tuple(made)
+        finally:
+            for c in made:
+                await c.aclose()
+
+
+@pytest.fixture
+def mod(clients: tuple[httpx.AsyncClient, ...]) -> httpx.AsyncClient:
+    """The seeded moderator, logged in."""
+    return clients[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -13,21 +12,10 @@ from sqlalchemy import select
 from app.audit.models import AuditLog
 from app.chat.models import ChatMessage
 from app.envelope import Author, Kind, make_envelope
-from app.main import create_app
 from app.moderation import live
 from app.pipeline.worker import PipelineWorker
 from app.questions.models import Question
 from tests.conftest import Seeded, Stack
-
-
-@pytest.fixture
-async def mod(stack: Stack, seeded: Seeded) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
-    async with app.router.lifespan_context(app):
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-        await client.post("/api/auth/login", json={"username": "mod", "password": "mod-pass"})
-        yield client
-        await client.aclose()
 
 
 def line(seeded: Seeded, text: str, author: str = "viewer", roles: tuple[str, ...] = ()) -> bytes:
@@ -144,3 +132,29 @@ async def test_rules_apply_to_live_chat_without_restart(
     assert all(a.after and a.after["reason"] for a in rule_audit)
     held = (await mod.get(f"/api/events/{seeded.event.id}/chat/held")).json()
     assert {m["id"] for m in held} == {evasion.id, chatty[3].id, chatty[4].id}
+
+
+async def test_the_spam_score_weighs_a_first_time_author_through_the_pipeline(
+    stack: Stack, seeded: Seeded, mod: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two links score 0.6 with the default weights; a first line adds 0.15: held at 0.7.
+    monkeypatch.setattr(live, "REFRESH_S", 0.0)
+    rules = {**RULES, "banned_terms": [], "flood": None, "spam": {"threshold": 0.7}}
+    base = f"/api/events/{seeded.event.id}/moderation/rules"
+    assert (await mod.put(base, json={"version": 0, "rules": rules})).status_code == 200
+    worker = PipelineWorker(stack.bus, stack.db, consumer="w")
+    links = "see https://a.example/x and https://b.example/y"
+    rows = await run(
+        stack,
+        seeded,
+        worker,
+        [
+            line(seeded, "hello everyone", author="regular"),
+            line(seeded, links, author="regular"),  # known by now: 0.6, shown
+            line(seeded, links + " ", author="newcomer"),  # first line: 0.75, held
+        ],
+    )
+    by_author_text = {(r.author_id, r.text): r for r in rows}
+    assert not by_author_text[("regular", links)].held
+    newcomer = by_author_text[("newcomer", links + " ")]
+    assert newcomer.held and "spam" in (newcomer.moderation_reason or "")

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import orjson
-import pytest
 from sqlalchemy import select, update
 
 from app.chat.models import ChatMessage, ModerationAction
 from app.connectors.simulator import Simulator
 from app.envelope import Author, Kind, make_envelope
-from app.main import create_app
 from app.pipeline.worker import PipelineWorker
 from tests.conftest import Seeded, Stack
-
-
-@pytest.fixture
-async def mod(stack: Stack, seeded: Seeded) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
-    async with app.router.lifespan_context(app):
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-        await client.post("/api/auth/login", json={"username": "mod", "password": "mod-pass"})
-        yield client
-        await client.aclose()
 
 
 async def ingest_chat(stack: Stack, seeded: Seeded, source: int, text: str) -> str:
@@ -166,8 +153,9 @@ async def test_hide_unhide_and_the_hold_queue(
 
 
 async def test_two_moderators_on_one_line_at_once_one_wins_the_other_gets_409(
-    stack: Stack, seeded: Seeded, mod: httpx.AsyncClient
+    stack: Stack, seeded: Seeded, clients: tuple[httpx.AsyncClient, ...]
 ) -> None:
+    mod, ana = clients
     event_id = seeded.event.id
     worker = PipelineWorker(stack.bus, stack.db, consumer="w")
     mid = await ingest_chat(stack, seeded, 0, "is this thing on")
@@ -176,7 +164,7 @@ async def test_two_moderators_on_one_line_at_once_one_wins_the_other_gets_409(
     # Both saw version 1: one hides, the other (unaware) un-hides.
     a, b = await asyncio.gather(
         mod.post(f"{chat}/hide", json={"version": 1}),
-        mod.post(f"{chat}/unhide", json={"version": 1}),
+        ana.post(f"{chat}/unhide", json={"version": 1}),
     )
     assert sorted([a.status_code, b.status_code]) == [200, 409]
     winner, loser = (a, b) if a.status_code == 200 else (b, a)

@@ -13,7 +13,7 @@ from tests.conftest import Seeded, Stack
 from tests.pipeline.test_worker import chat, deltas, drain
 
 
-def upvote(seeded: Seeded, pmid: str, question_pmid: str | None, voter: str | None) -> bytes:
+def upvote(seeded: Seeded, pmid: str, question_pmid: object, voter: str | None) -> bytes:
     source = seeded.sources[0]
     return make_envelope(
         event_id=seeded.event.id,
@@ -23,7 +23,7 @@ def upvote(seeded: Seeded, pmid: str, question_pmid: str | None, voter: str | No
         platform_message_id=pmid,
         platform_at=datetime.now(UTC),
         author=Author(id=voter, name=voter) if voter else None,
-        data={"question": question_pmid} if question_pmid is not None else {"question": 7},
+        data={"question": question_pmid},
     ).to_json()
 
 
@@ -102,7 +102,7 @@ async def test_upvotes_for_unknown_questions_or_without_a_voter_are_set_aside(
             chat(seeded, "q1", "How big is the biggest table you run?"),
             upvote(seeded, "v1", "nope", "ana"),  # no such question
             upvote(seeded, "v2", "q1", None),  # no voter
-            upvote(seeded, "v3", None, "ana"),  # question id is not a string
+            upvote(seeded, "v3", 7, "ana"),  # question id is not a string
             upvote(seeded, "v4", "q1", "ben"),  # the good one still counts
         ],
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
@@ -18,10 +21,17 @@ def chat_item(n: int, pad: int = 0) -> tuple[str, bytes]:
     return "chat", orjson.dumps({"topic": "chat", "type": "chat.message", "data": data})
 
 
-@pytest.fixture
-async def server(stack: Stack, seeded: Seeded) -> RunningServer:  # type: ignore[misc]
-    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+@contextlib.asynccontextmanager
+async def serving(stack: Stack, **settings: Any) -> AsyncIterator[tuple[Any, RunningServer]]:
+    """The app on a real server, with some settings changed for one test."""
+    app = create_app(stack.settings.model_copy(update=settings), db=stack.db, bus=stack.bus)
     async with run_server(app) as running:
+        yield app, running
+
+
+@pytest.fixture
+async def server(stack: Stack, seeded: Seeded) -> AsyncIterator[RunningServer]:
+    async with serving(stack) as (_app, running):
         yield running
 
 
@@ -120,10 +130,8 @@ async def test_topics_filter_what_a_console_receives(
 async def test_stalled_console_is_bounded_and_does_not_hold_back_others(
     stack: Stack, seeded: Seeded
 ) -> None:
-    settings = stack.settings.model_copy(update={"console_queue_frames": 8})
-    app = create_app(settings, db=stack.db, bus=stack.bus)
     event_id = seeded.event.id
-    async with run_server(app) as server:
+    async with serving(stack, console_queue_frames=8) as (app, server):
         cookie = await login_cookie(server.base_url, "mod", "mod-pass")
         stalled = StalledConsole()
         await stalled.open(server.ws_url, event_id, cookie)
@@ -153,7 +161,7 @@ async def test_stalled_console_is_bounded_and_does_not_hold_back_others(
         slow = [c for c in consoles if c.resyncs > 0]
         assert len(slow) == 1, "the stalled console should have been sent to resync"
         assert peak_queued <= limit_bytes
-        assert all(len(c.queue) <= settings.console_queue_frames for c in consoles)
+        assert all(len(c.queue) <= app.state.settings.console_queue_frames for c in consoles)
         stalled.close()
         await fast.close()
 
@@ -201,10 +209,8 @@ async def test_a_persons_action_does_not_wait_for_the_batch_interval(
     stack: Stack, seeded: Seeded
 ) -> None:
     # An interval long enough that only the urgent path can deliver within the test.
-    settings = stack.settings.model_copy(update={"batch_interval_ms": 60_000})
-    app = create_app(settings, db=stack.db, bus=stack.bus)
     event_id = seeded.event.id
-    async with run_server(app) as server:
+    async with serving(stack, batch_interval_ms=60_000) as (_app, server):
         cookie = await login_cookie(server.base_url, "mod", "mod-pass")
         ws = await open_console(server.ws_url, event_id, cookie)
         await recv_until(ws, "hello")
@@ -225,8 +231,7 @@ async def test_heartbeat_pings_reach_an_idle_console(
     from app.ws import hub as hub_module
 
     monkeypatch.setattr(hub_module, "PING_INTERVAL_S", 0.1)
-    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
-    async with run_server(app) as server:
+    async with serving(stack) as (_app, server):
         cookie = await login_cookie(server.base_url, "mod", "mod-pass")
         ws = await open_console(server.ws_url, seeded.event.id, cookie)
         await recv_until(ws, "hello")

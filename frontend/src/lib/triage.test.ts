@@ -10,6 +10,7 @@ import {
   describeChanges,
   isEdited,
   queueList,
+  STATES,
   transitionProblem,
   type QueueFilter,
 } from './triage';
@@ -68,6 +69,20 @@ describe('transitions', () => {
     expect(transitionProblem('answered', 'approved')).toBe(
       "Can't move from answered to approved (allowed: archived, on deck).",
     );
+  });
+
+  it('allows exactly the moves docs/PROTOCOL.md lists, over the whole grid', () => {
+    // Written out here, not taken from LEGAL_MOVES, so a wrong entry there fails.
+    const documented = [
+      'pending>approved', 'pending>rejected', 'pending>on_deck', 'pending>archived',
+      'approved>on_deck', 'approved>rejected', 'approved>pending', 'approved>archived',
+      'on_deck>answered', 'on_deck>approved', 'on_deck>archived',
+      'answered>archived', 'answered>on_deck',
+      'rejected>pending', 'rejected>archived',
+      'archived>pending',
+    ];
+    const allowed = STATES.flatMap((from) => STATES.filter((to) => canTransition(from, to)).map((to) => `${from}>${to}`));
+    expect(allowed.sort()).toEqual(documented.sort());
   });
 });
 
