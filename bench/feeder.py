@@ -17,7 +17,6 @@ import asyncio
 import random
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import orjson
 from app.bus.redis import RedisBus
 from app.connectors.simulator import simulated_envelopes
 from app.envelope import Author, Kind, make_envelope
-from bench.common import emit, stdin_lines
+from bench.common import emit, stdin_lines, utc_now_iso
 
 TICK_S = 0.02
 VOTE_SHARE = 0.005  # poll votes mixed into the stream (the pipeline accepts and ignores them)
@@ -114,7 +113,7 @@ class Feeder:
         while self.running and time.monotonic() - self.started < max_s:
             elapsed = time.monotonic() - self.started
             due = int(self.rate * elapsed)
-            ingest = datetime.now(UTC).isoformat().replace("+00:00", "Z").encode()
+            ingest = utc_now_iso().encode()
             calls = []
             for i, event in enumerate(self.events):
                 behind = due - self.sent[i]

@@ -39,11 +39,15 @@ import orjson
 import psutil
 import redis.asyncio as aioredis
 
+from app.bus.redis import key as redis_key
 from app.config import Settings
 from bench.common import Hist, parse_utc, raise_nofile
 from bench.report import evaluate_targets, summary_table
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = Settings.model_fields
+# The processes it starts inherit this environment, so they use the same namespace.
+NAMESPACE = Settings().redis_namespace
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
 VENV_BIN = Path(sys.executable).parent
@@ -167,7 +171,6 @@ async def fresh_database() -> str:
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     url = f"{base}/{DB_NAME}"
     from app.cli import migrate
-    from app.config import Settings
 
     await asyncio.to_thread(migrate, Settings(database_url=url))
     return url
@@ -261,7 +264,7 @@ async def ingest_state(r: aioredis.Redis, event_ids: list[str]) -> dict[str, int
     """Envelopes acknowledged by the pipeline, still owed, and deltas published."""
     acked = backlog = live = 0
     for e in event_ids:
-        key = f"cr:{{{e}}}:ingest"
+        key = redis_key(NAMESPACE, e, "ingest")
         with contextlib.suppress(Exception):
             for g in await r.xinfo_groups(key):
                 if g["name"] == b"pipeline":
@@ -269,7 +272,7 @@ async def ingest_state(r: aioredis.Redis, event_ids: list[str]) -> dict[str, int
                     pending = int(g["pending"])
                     acked += read - pending
                     backlog += pending + int(g.get("lag") or 0)
-        live += int(await r.get(f"cr:{{{e}}}:seq") or 0)
+        live += int(await r.get(redis_key(NAMESPACE, e, "seq")) or 0)
     return {"acked": acked, "backlog": backlog, "live_seq": live}
 
 
@@ -280,7 +283,7 @@ async def chat_rows(pg: asyncpg.Connection) -> int:
 async def live_stream_probe(r: aioredis.Redis, event_ids: list[str], hist: Hist) -> None:
     """Times each delta from its `at` to when a blocked XREAD reader sees it on the live
     stream: the part of publish->console latency spent before the hub gets it."""
-    keys = {f"cr:{{{e}}}:live": "$" for e in event_ids}
+    keys = {redis_key(NAMESPACE, e, "live"): "$" for e in event_ids}
     while True:
         resp = await r.xread(keys, count=200, block=1000)
         now = time.time()
@@ -580,7 +583,10 @@ class Bench:
                 await asyncio.wait_for(spy.proc.wait(), 30)
         for c in clients:
             await c.send("report")
-        live_end = {e: int(await self.redis.get(f"cr:{{{e}}}:seq") or 0) for e in self.event_ids}
+        live_end = {
+            e: int(await self.redis.get(redis_key(NAMESPACE, e, "seq")) or 0)
+            for e in self.event_ids
+        }
         cpu1 = probe.snapshot()
         ing1 = await ingest_state(self.redis, self.event_ids)
         rows1 = await chat_rows(self.pg)
@@ -871,7 +877,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             [
                 "nice",
                 "-n",
-                str(Settings.model_fields["worker_nice"].default),
+                str(DEFAULTS["worker_nice"].default),
                 PYTHON,
                 "-m",
                 "bench.feeder",
@@ -958,8 +964,9 @@ def build_result(
             "naive_warmup_s": a.naive_warmup,
             "naive_window_s": a.naive_window,
             "workers": a.workers,
-            "worker_batch": a.worker_batch or "app default (500)",
-            "batch_interval_ms": a.batch_interval_ms or "app default (50)",
+            "worker_batch": a.worker_batch or f"app default ({DEFAULTS['worker_batch'].default})",
+            "batch_interval_ms": a.batch_interval_ms
+            or f"app default ({DEFAULTS['batch_interval_ms'].default})",
             "serve_processes": 1,
             "client_processes": a.client_procs,
             "idle_consoles": a.idle_consoles,

@@ -20,6 +20,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from app.bus.redis import key as redis_key
+from app.config import Settings
+
 REDIS_URL = os.environ.get("CONTROLROOM_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 sockets: dict[str, set[WebSocket]] = {}
@@ -31,7 +34,7 @@ redis: aioredis.Redis | None = None
 
 async def reader(event_id: str) -> None:
     assert redis is not None
-    key = f"cr:{{{event_id}}}:live"
+    key = redis_key(Settings().redis_namespace, event_id, "live")
     last_id = "$"
     while True:
         resp = await redis.xread({key: last_id}, count=100, block=5000)

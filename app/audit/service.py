@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,21 +97,19 @@ def as_dict(row: AuditLog) -> dict[str, Any]:
 
 
 def to_csv(rows: Sequence[AuditLog]) -> str:
+    """One line per row, the columns of as_dict; before/after as JSON, which other tools
+    can read back (Python's repr of a dict they cannot)."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "at", "actor", "action", "target_type", "target_id", "before", "after"])
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
     for row in rows:
         d = as_dict(row)
-        writer.writerow(
-            [
-                d["id"],
-                d["at"],
-                d["actor"],
-                d["action"],
-                d["target_type"],
-                d["target_id"],
-                d["before"],
-                d["after"],
-            ]
-        )
+        writer.writerow({**d, "before": _json(d["before"]), "after": _json(d["after"])})
     return out.getvalue()
+
+
+CSV_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "before", "after")
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else orjson.dumps(value).decode()

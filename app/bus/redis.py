@@ -48,6 +48,11 @@ def _batch_from_fields(fields: dict[bytes, bytes]) -> LiveBatch:
     return LiveBatch(int(fields[b"f"]), int(fields[b"t"]), topics, items, urgent)
 
 
+def key(namespace: str, event_id: str, suffix: str) -> str:
+    """One key of an event: the {event} hash tag keeps all of them on one cluster slot."""
+    return f"{namespace}:{{{event_id}}}:{suffix}"
+
+
 class RedisBus(Bus):
     def __init__(self, url: str, *, live_retention: int = 20_000, namespace: str = "cr") -> None:
         # Blocking reads wait at most a few seconds, well inside the socket timeout.
@@ -61,7 +66,7 @@ class RedisBus(Bus):
         self._groups_ready: set[str] = set()
 
     def _k(self, event_id: str, suffix: str) -> str:
-        return f"{self.ns}:{{{event_id}}}:{suffix}"
+        return key(self.ns, event_id, suffix)
 
     async def _ensure_group(self, key: str, group: str) -> None:
         if key in self._groups_ready:

@@ -10,11 +10,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import MODERATION_ROLES, User
-from app.bus import Bus
 from app.chat import service
 from app.chat.models import ChatMessage
 from app.chat.schemas import PlatformActionIn, ReviewIn
-from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
+from app.deps import BusDep, EventMemberDep, SessionDep
 from app.writes import idempotent_write
 
 router = APIRouter(prefix="/api/events/{event_id}/chat", tags=["chat"])
@@ -36,28 +35,9 @@ async def held_messages(
 Review = Callable[[AsyncSession, ChatMessage, int, User], Awaitable[ChatMessage]]
 
 
-async def _review(
-    message_id: str,
-    body: ReviewIn,
-    request: Request,
-    access: EventAccess,
-    session: AsyncSession,
-    bus: Bus,
-    act: Review,
-) -> JSONResponse:
+def _review_route(act: Review) -> Callable[..., Awaitable[JSONResponse]]:
     """A console-side decision on one line (hide, unhide, release, reject), then published."""
 
-    async def work() -> tuple[Any, Any]:
-        message = await service.get(session, access.event.id, message_id)
-        await act(session, message, body.version, access.user)
-        return service.data(message), lambda: service.publish_messages(
-            bus, access.event.id, [message]
-        )
-
-    return await idempotent_write(request, session, access, MODERATION_ROLES, work)
-
-
-def _review_route(act: Review) -> Callable[..., Awaitable[JSONResponse]]:
     async def endpoint(
         message_id: str,
         body: ReviewIn,
@@ -66,7 +46,14 @@ def _review_route(act: Review) -> Callable[..., Awaitable[JSONResponse]]:
         session: SessionDep,
         bus: BusDep,
     ) -> JSONResponse:
-        return await _review(message_id, body, request, access, session, bus, act)
+        async def work() -> tuple[Any, Any]:
+            message = await service.get(session, access.event.id, message_id)
+            await act(session, message, body.version, access.user)
+            return service.data(message), lambda: service.publish_messages(
+                bus, access.event.id, [message]
+            )
+
+        return await idempotent_write(request, session, access, MODERATION_ROLES, work)
 
     return endpoint
 

@@ -421,28 +421,12 @@ class Simulator(Connector):
         self._chat_ids: set[tuple[str, str]] = set()  # (source id, message id) emitted
         self._muted: set[str] = set()
 
-    @property
-    def seed(self) -> int:
-        return self.script.seed
-
     def source_ids(self) -> list[str]:
         return list(self.sources.values())
 
     def timeline(self, lap: int = 0) -> Iterator[tuple[float, Fields]]:
         """Yields (scenario_time_s, envelope fields) without a clock; see EventScript."""
         return self.script.timeline(lap)
-
-    def envelopes(
-        self,
-        count: int | None = None,
-        *,
-        rate: float | None = None,
-        start_at: datetime | None = None,
-    ) -> Iterator[Envelope]:
-        """This simulator's event as envelopes, as fast as they can be built."""
-        return self.script.envelopes(
-            self.event_id, count, rate=rate, start_at=start_at, max_text=self.max_text
-        )
 
     async def produce(self) -> None:
         self.health.state = ConnectorState.connected

@@ -17,11 +17,9 @@ class KeyReused(AppError):
 
 
 async def replay(
-    session: AsyncSession, user_id: str, key: str | None, request: str
+    session: AsyncSession, user_id: str, key: str, request: str
 ) -> tuple[int, Any] | None:
     """The stored (status, body) for this key, if this request was answered before."""
-    if not key:
-        return None
     row = await session.get(IdempotencyKey, (user_id, key), populate_existing=True)
     if row is None:
         return None
@@ -42,5 +40,5 @@ async def remember(
     """
     if not key:
         return True
-    row = {"user_id": user_id, "key": key, "request": request, "status_code": status}
-    return bool(await insert_ignore(session, IdempotencyKey, [{**row, "body": body}]))
+    row = {"user_id": user_id, "key": key, "request": request, "status_code": status, "body": body}
+    return bool(await insert_ignore(session, IdempotencyKey, [row]))

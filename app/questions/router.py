@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,25 +92,6 @@ async def counts(access: EventMemberDep, session: SessionDep) -> dict[str, int]:
     return {s.value: found.get(s.value, 0) for s in QuestionState}
 
 
-@router.post("/{question_id}/transition")
-async def transition(
-    question_id: str,
-    body: TransitionIn,
-    request: Request,
-    access: EventMemberDep,
-    session: SessionDep,
-    bus: BusDep,
-) -> JSONResponse:
-    return await _on_question(
-        request,
-        session,
-        bus,
-        access,
-        question_id,
-        lambda q: service.transition(session, q, body.to, body.version, access.user),
-    )
-
-
 @router.patch("/{question_id}")
 async def edit(
     question_id: str,
@@ -132,55 +115,57 @@ async def edit(
     )
 
 
-@router.post("/{question_id}/boost")
-async def boost(
-    question_id: str,
-    body: BoostIn,
-    request: Request,
-    access: EventMemberDep,
-    session: SessionDep,
-    bus: BusDep,
-) -> JSONResponse:
-    return await _on_question(
-        request,
-        session,
-        bus,
-        access,
-        question_id,
-        lambda q: service.boost(session, q, body.version, body.amount, access.user),
-    )
+BodyAct = Callable[[AsyncSession, Question, Any, EventAccess], Awaitable[object]]
 
 
-@router.post("/{question_id}/claim")
-async def claim(
-    question_id: str,
-    body: ClaimIn,
-    request: Request,
-    access: EventMemberDep,
-    session: SessionDep,
-    bus: BusDep,
-) -> JSONResponse:
-    return await _on_question(
-        request,
-        session,
-        bus,
-        access,
-        question_id,
-        lambda q: service.claim(session, q, body.version, access.user),
-    )
+def _question_route(model: type[BaseModel] | None, act: BodyAct) -> Callable[..., Any]:
+    """The endpoint of a one-question write whose work is `act(session, q, body, access)`."""
+
+    async def endpoint(
+        question_id: str,
+        request: Request,
+        access: EventMemberDep,
+        session: SessionDep,
+        bus: BusDep,
+        body: Any = None,
+    ) -> JSONResponse:
+        return await _on_question(
+            request, session, bus, access, question_id, lambda q: act(session, q, body, access)
+        )
+
+    # What FastAPI reads: the body as `model` (required), or no body at all.
+    signature = inspect.signature(endpoint)
+    params = [p for p in signature.parameters.values() if p.name != "body"]
+    if model is not None:
+        params.append(inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=model))
+    endpoint.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return endpoint
 
 
-@router.delete("/{question_id}/claim")
-async def unclaim(
-    question_id: str, request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
-) -> JSONResponse:
-    return await _on_question(
-        request,
-        session,
-        bus,
-        access,
-        question_id,
-        lambda q: service.unclaim(session, q, access.user),
+for _method, _path, _name, _model, _act in (
+    (
+        "POST",
+        "/transition",
+        "transition",
+        TransitionIn,
+        lambda s, q, b, a: service.transition(s, q, b.to, b.version, a.user),
+    ),
+    (
+        "POST",
+        "/boost",
+        "boost",
+        BoostIn,
+        lambda s, q, b, a: service.boost(s, q, b.version, b.amount, a.user),
+    ),
+    ("POST", "/claim", "claim", ClaimIn, lambda s, q, b, a: service.claim(s, q, b.version, a.user)),
+    ("DELETE", "/claim", "unclaim", None, lambda s, q, b, a: service.unclaim(s, q, a.user)),
+):
+    router.add_api_route(
+        "/{question_id}" + _path,
+        _question_route(_model, _act),
+        methods=[_method],
+        name=_name,
+        response_class=JSONResponse,
     )
 
 

@@ -241,8 +241,8 @@ class Hub:
         bus: Bus,
         snapshot_loader: SnapshotLoader,
         *,
-        batch_interval_ms: int = 50,
-        console_queue_frames: int = 200,
+        batch_interval_ms: int,  # the settings hold the defaults, in one place
+        console_queue_frames: int,
         console_queue_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.bus = bus
