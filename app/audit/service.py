@@ -8,15 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select, union
+from sqlalchemy import insert, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditLog
 from app.auth.models import User
 
 
-def record(
-    session: AsyncSession,
+def row(
     *,
     event_id: str | None,
     actor: User | str,
@@ -25,24 +24,35 @@ def record(
     target_id: str,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditLog:
-    """Adds an audit row to the session: it commits with the change it describes."""
+) -> dict[str, Any]:
+    """The columns of one audit row: a person (User) or a rule ("rule:<id>") acted."""
     if isinstance(actor, User):
         actor_user_id, actor_name = actor.id, f"user:{actor.username}"
     else:
         actor_user_id, actor_name = None, actor
-    row = AuditLog(
-        event_id=event_id,
-        actor_user_id=actor_user_id,
-        actor=actor_name,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        before=_jsonable(before),
-        after=_jsonable(after),
-    )
-    session.add(row)
-    return row
+    return {
+        "event_id": event_id,
+        "actor_user_id": actor_user_id,
+        "actor": actor_name,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "before": _jsonable(before),
+        "after": _jsonable(after),
+    }
+
+
+def record(session: AsyncSession, **what: Any) -> AuditLog:
+    """Adds an audit row (see row()) to the session: it commits with the change it describes."""
+    entry = AuditLog(**row(**what))
+    session.add(entry)
+    return entry
+
+
+async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Many rows in one statement, in the caller's transaction (the pipeline's batches)."""
+    if rows:
+        await session.execute(insert(AuditLog), list(rows))
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:

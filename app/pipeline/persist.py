@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditLog
 from app.chat.models import ChatMessage
 from app.db import dialect_insert
 from app.metrics.models import MetricSample
@@ -52,12 +50,6 @@ async def insert_chat(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
 
 async def insert_questions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     return await insert_new(session, Question.__table__, rows, ("source_id", "platform_message_id"))
-
-
-async def insert_audit(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Audit rows of automatic decisions, in the batch's transaction (one statement)."""
-    if rows:
-        await session.execute(insert(AuditLog), list(rows))
 
 
 async def upsert_metric_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from app.audit import service as audit
 from app.bus import Bus, IngestEntry
 from app.chat import service as chat
 from app.chat.models import ModerationAction
@@ -249,7 +250,7 @@ class PipelineWorker:
         if chat_rows or question_rows or results or upvoted:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
-                await persist.insert_audit(
+                await audit.insert_rows(
                     session,
                     [_rule_audit(r, ids) for r, ids in decided if r["id"] in new_chat],
                 )
@@ -392,17 +393,15 @@ def _moderate(row: dict[str, Any], env: Envelope, rules: EventRules) -> list[str
 
 def _rule_audit(row: dict[str, Any], rule_ids: list[str]) -> dict[str, Any]:
     """The audit row of an automatic decision: the rule is the actor."""
-    return {
-        "event_id": row["event_id"],
-        "actor_user_id": None,
-        "actor": "rule:" + ",".join(rule_ids),
-        "action": "auto_hide" if row["hidden"] else "auto_hold" if row["held"] else "auto_flag",
-        "target_type": "chat_message",
-        "target_id": row["id"],
-        "before": None,
-        "after": {"reason": row["moderation_reason"]},
-        "created_at": row["created_at"],
-    }
+    entry = audit.row(
+        event_id=row["event_id"],
+        actor="rule:" + ",".join(rule_ids),
+        action="auto_hide" if row["hidden"] else "auto_hold" if row["held"] else "auto_flag",
+        target_type="chat_message",
+        target_id=row["id"],
+        after={"reason": row["moderation_reason"]},
+    )
+    return {**entry, "created_at": row["created_at"]}
 
 
 def _question_row(env: Envelope) -> dict[str, Any]:

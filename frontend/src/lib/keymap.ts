@@ -43,13 +43,17 @@ export interface KeyContext {
   overlayOpen?: boolean;
 }
 
-const LETTER_TRANSITIONS: Record<string, QuestionState> = {
-  a: 'approved',
-  r: 'rejected',
-  d: 'on_deck',
-  s: 'answered',
-  x: 'archived',
-};
+/** The state moves with a letter of their own; the toolbar's buttons are built from this too. */
+export const TRANSITION_KEYS: readonly { key: string; to: QuestionState; label: string }[] = [
+  { key: 'a', to: 'approved', label: 'Approve' },
+  { key: 'r', to: 'rejected', label: 'Reject' },
+  { key: 'd', to: 'on_deck', label: 'On deck' },
+  { key: 's', to: 'answered', label: 'Served' },
+  { key: 'x', to: 'archived', label: 'Archive' },
+];
+const LETTER_TRANSITIONS: Record<string, QuestionState> = Object.fromEntries(
+  TRANSITION_KEYS.map((t) => [t.key, t.to]),
+);
 
 export function keyAction(e: KeyInput, ctx: KeyContext): TriageAction | null {
   if (ctx.where === 'text') return null;
