@@ -18,6 +18,7 @@ from app.auth.router import router as auth_router
 from app.bus import Bus, make_bus
 from app.chat.router import router as chat_router
 from app.config import Settings, get_settings
+from app.connectors.hooks import router as hooks_router
 from app.db import Database
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(chat_router)
     app.include_router(moderation_router)
+    app.include_router(hooks_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,16 @@ class CommandEntry:
     payload: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input set aside: why, the bytes as they came, which source sent them, when."""
+
+    reason: str
+    payload: bytes
+    source_id: str
+    at: datetime
+
+
 def live_item(seq: int, item: bytes) -> bytes:
     """Splices the sequence number into an item serialised as a JSON object."""
     return b'{"seq":%d,' % seq + item[1:]
@@ -76,14 +87,18 @@ class Bus(ABC):
         """Entries not yet acknowledged (pending plus unread)."""
 
     @abstractmethod
-    async def add_dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
-        """Sets a malformed input aside with the reason, so ops can see it; counted."""
+    async def add_dead_letter(
+        self, event_id: str, payload: bytes, reason: str, source_id: str = ""
+    ) -> None:
+        """Keeps input that could not be used, with the reason, for ops to inspect."""
 
     @abstractmethod
-    async def dead_letters(self, event_id: str, count: int = 100) -> list[tuple[str, bytes]]:
-        """The most recent (reason, payload) pairs, newest first."""
+    async def dead_letters(self, event_id: str, count: int = 100) -> list[DeadLetter]:
+        """The newest dead letters first."""
 
-    # -- live deltas: pipeline -> every hub, with bounded retention for resume --
+    @abstractmethod
+    async def dead_letter_count(self, event_id: str) -> int: ...
+
     @abstractmethod
     async def publish_live(
         self, event_id: str, items: Sequence[tuple[str, bytes]], *, urgent: bool = False
@@ -121,6 +136,42 @@ class Bus(ABC):
     async def ack_command(
         self, event_id: str, source_id: str, entry_ids: Sequence[str]
     ) -> None: ...
+
+    # -- inbox: webhook deliveries -> the connector of one source (verified, raw) --
+    @abstractmethod
+    async def add_inbox(self, event_id: str, source_id: str, payload: bytes) -> str: ...
+
+    @abstractmethod
+    async def read_inbox(
+        self, event_id: str, source_id: str, count: int, block_ms: int
+    ) -> list[CommandEntry]:
+        """Unacknowledged deliveries first (a crashed predecessor's), then new ones."""
+
+    @abstractmethod
+    async def ack_inbox(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None: ...
+
+    # -- connector state shared across workers --
+    @abstractmethod
+    async def first_sighting(self, name: str, ttl_s: int, holder: str | None = None) -> bool:
+        """True the first time `name` is seen within ttl_s, or when `holder` marked it.
+
+        The holder lets an input that was marked but not finished (its reader crashed)
+        through again when it is redelivered, while a second copy of it stays out.
+        """
+
+    @abstractmethod
+    async def save_cursor(self, name: str, value: str) -> None:
+        """Where a polling connector got to, so whoever runs it next resumes there."""
+
+    @abstractmethod
+    async def load_cursor(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    async def put_health(self, event_id: str, source_id: str, health: bytes) -> None: ...
+
+    @abstractmethod
+    async def read_health(self, event_id: str) -> dict[str, bytes]:
+        """Each source's last reported health (JSON), by source id."""
 
     # -- events the pipeline should read --
     @abstractmethod

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import itertools
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from app.bus.base import Bus, CommandEntry, IngestEntry, LiveBatch, live_item
+from app.bus.base import Bus, CommandEntry, DeadLetter, IngestEntry, LiveBatch, live_item
 
 
 @dataclass
@@ -37,7 +39,10 @@ class MemoryBus(Bus):
         self._live: dict[str, deque[LiveBatch]] = defaultdict(deque)
         self._seq: dict[str, int] = defaultdict(int)
         self._events: set[str] = set()
-        self._dead: dict[str, deque[tuple[str, bytes]]] = defaultdict(lambda: deque(maxlen=10_000))
+        self._dead: dict[str, deque[DeadLetter]] = defaultdict(lambda: deque(maxlen=10_000))
+        self._seen: dict[str, tuple[str, float]] = {}
+        self._cursors: dict[str, str] = {}
+        self._health: dict[str, dict[str, bytes]] = defaultdict(dict)
         self._activity: dict[tuple[str, int], tuple[int, set[str]]] = {}
         self._viewers: dict[str, dict[str, int]] = defaultdict(dict)
         self._leases: dict[str, tuple[str, float]] = {}
@@ -132,11 +137,16 @@ class MemoryBus(Bus):
         stream = self._ingest[event_id]
         return len(stream.group.pending) + len(stream.order) - stream.group.cursor
 
-    async def add_dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
-        self._dead[event_id].append((reason, payload))
+    async def add_dead_letter(
+        self, event_id: str, payload: bytes, reason: str, source_id: str = ""
+    ) -> None:
+        self._dead[event_id].append(DeadLetter(reason, payload, source_id, datetime.now(UTC)))
 
-    async def dead_letters(self, event_id: str, count: int = 100) -> list[tuple[str, bytes]]:
+    async def dead_letters(self, event_id: str, count: int = 100) -> list[DeadLetter]:
         return list(reversed(self._dead[event_id]))[:count]
+
+    async def dead_letter_count(self, event_id: str) -> int:
+        return len(self._dead[event_id])
 
     # -- live --
     async def publish_live(
@@ -184,16 +194,16 @@ class MemoryBus(Bus):
         batches[0] = batches[0].after(since)
         return batches
 
-    # -- commands --
-    async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str:
-        entry_id = self._append(self._commands[(event_id, source_id)], payload)
+    # -- per-source streams: commands (console -> connector), inbox (webhook -> connector) --
+    async def _source_add(self, key: tuple[str, str], payload: bytes) -> str:
+        entry_id = self._append(self._commands[key], payload)
         await self._notify()
         return entry_id
 
-    async def read_commands(
-        self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
+    async def _source_read(
+        self, key: tuple[str, str], consumer: str, count: int, block_ms: int
     ) -> list[CommandEntry]:
-        stream = self._commands[(event_id, source_id)]
+        stream = self._commands[key]
         mine = [i for i, (owner, _) in stream.group.pending.items() if owner == consumer][:count]
         if mine:
             return [CommandEntry(i, stream.entries[i]) for i in mine]
@@ -205,8 +215,52 @@ class MemoryBus(Bus):
                 return [CommandEntry(i, p) for i, p in taken]
             await self._wait(int(remaining * 1000))
 
+    async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str:
+        return await self._source_add((event_id, f"cmd:{source_id}"), payload)
+
+    async def read_commands(
+        self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
+    ) -> list[CommandEntry]:
+        return await self._source_read((event_id, f"cmd:{source_id}"), consumer, count, block_ms)
+
     async def ack_command(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
-        self._ack(self._commands[(event_id, source_id)], entry_ids)
+        self._ack(self._commands[(event_id, f"cmd:{source_id}")], entry_ids)
+
+    async def add_inbox(self, event_id: str, source_id: str, payload: bytes) -> str:
+        return await self._source_add((event_id, f"inbox:{source_id}"), payload)
+
+    async def read_inbox(
+        self, event_id: str, source_id: str, count: int, block_ms: int
+    ) -> list[CommandEntry]:
+        key = (event_id, f"inbox:{source_id}")
+        return await self._source_read(key, source_id, count, block_ms)
+
+    async def ack_inbox(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
+        self._ack(self._commands[(event_id, f"inbox:{source_id}")], entry_ids)
+
+    # -- connector state: dedupe marks, cursors, health --
+    async def first_sighting(self, name: str, ttl_s: int, holder: str | None = None) -> bool:
+        holder = holder or uuid.uuid4().hex
+        now = time.monotonic()
+        marked = self._seen.get(name)
+        if marked is not None and marked[1] > now:
+            return marked[0] == holder
+        if len(self._seen) > 100_000:  # forget what has expired, now and then
+            self._seen = {k: v for k, v in self._seen.items() if v[1] > now}
+        self._seen[name] = (holder, now + ttl_s)
+        return True
+
+    async def save_cursor(self, name: str, value: str) -> None:
+        self._cursors[name] = value
+
+    async def load_cursor(self, name: str) -> str | None:
+        return self._cursors.get(name)
+
+    async def put_health(self, event_id: str, source_id: str, health: bytes) -> None:
+        self._health[event_id][source_id] = health
+
+    async def read_health(self, event_id: str) -> dict[str, bytes]:
+        return dict(self._health[event_id])
 
     # -- active events --
     async def mark_event_active(self, event_id: str) -> None:

@@ -8,17 +8,20 @@ publish script relies on (it touches the seq counter and the live stream atomica
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from app.bus.base import Bus, CommandEntry, IngestEntry, LiveBatch, live_item
+from app.bus.base import Bus, CommandEntry, DeadLetter, IngestEntry, LiveBatch, live_item
 
 PIPELINE_GROUP = "pipeline"
 COMMAND_GROUP = "connector"
 ACTIVITY_TTL_S = 3 * 3600
+CURSOR_TTL_S = 7 * 24 * 3600  # a paused source resumes where it stopped within a week
 
 # INCRBY and XADD in one step: consecutive sequence numbers and stream order agree
 # even when several workers publish to the same event at once.
@@ -150,17 +153,30 @@ class RedisBus(Bus):
                 return int(group["pending"]) + int(lag)
         return int(await self.redis.xlen(key))
 
-    async def add_dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
+    async def add_dead_letter(
+        self, event_id: str, payload: bytes, reason: str, source_id: str = ""
+    ) -> None:
         await self.redis.xadd(
             self._k(event_id, "dead"),
-            {b"r": reason, b"e": payload},
+            {b"r": reason, b"e": payload, b"s": source_id},
             maxlen=10_000,
             approximate=True,
         )
 
-    async def dead_letters(self, event_id: str, count: int = 100) -> list[tuple[str, bytes]]:
+    async def dead_letters(self, event_id: str, count: int = 100) -> list[DeadLetter]:
         entries = await self.redis.xrevrange(self._k(event_id, "dead"), count=count)
-        return [(f[b"r"].decode(), f[b"e"]) for _id, f in entries]
+        return [
+            DeadLetter(
+                f[b"r"].decode(),
+                f[b"e"],
+                f.get(b"s", b"").decode(),
+                datetime.fromtimestamp(int(i.split(b"-")[0]) / 1000, UTC),
+            )
+            for i, f in entries
+        ]
+
+    async def dead_letter_count(self, event_id: str) -> int:
+        return int(await self.redis.xlen(self._k(event_id, "dead")))
 
     # -- live --
     async def publish_live(
@@ -209,19 +225,20 @@ class RedisBus(Bus):
         batches[0] = batches[0].after(since)
         return batches
 
-    # -- commands --
-    async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str:
-        key = self._k(event_id, f"cmd:{source_id}")
+    # -- per-source streams: commands (console -> connector), inbox (webhook -> connector) --
+    async def _source_add(self, event_id: str, suffix: str, payload: bytes) -> str:
+        key = self._k(event_id, suffix)
         entry_id = await self.redis.xadd(key, {b"c": payload}, maxlen=10_000, approximate=True)
         return str(entry_id.decode())
 
-    async def read_commands(
-        self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
+    async def _source_read(
+        self, event_id: str, suffix: str, consumer: str, count: int, block_ms: int
     ) -> list[CommandEntry]:
-        key = self._k(event_id, f"cmd:{source_id}")
+        key = self._k(event_id, suffix)
         await self._ensure_group(key, COMMAND_GROUP)
-        # Our own pending first: commands a previous run of this connector took but
-        # never acknowledged (it crashed mid-action).
+        # Our own pending first: entries a previous run of this connector took but
+        # never acknowledged (it crashed mid-action). The consumer is named for the
+        # source, so the worker that takes a lease over inherits its predecessor's.
         resp = await self.redis.xreadgroup(COMMAND_GROUP, consumer, {key: "0"}, count=count)
         entries = [e for _k2, es in resp or [] for e in es if e[1]]
         if not entries:
@@ -231,9 +248,53 @@ class RedisBus(Bus):
             entries = [e for _k2, es in resp or [] for e in es]
         return [CommandEntry(i.decode(), f[b"c"]) for i, f in entries]
 
-    async def ack_command(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
+    async def _source_ack(self, event_id: str, suffix: str, entry_ids: Sequence[str]) -> None:
         if entry_ids:
-            await self.redis.xack(self._k(event_id, f"cmd:{source_id}"), COMMAND_GROUP, *entry_ids)
+            await self.redis.xack(self._k(event_id, suffix), COMMAND_GROUP, *entry_ids)
+
+    async def add_command(self, event_id: str, source_id: str, payload: bytes) -> str:
+        return await self._source_add(event_id, f"cmd:{source_id}", payload)
+
+    async def read_commands(
+        self, event_id: str, source_id: str, consumer: str, count: int, block_ms: int
+    ) -> list[CommandEntry]:
+        return await self._source_read(event_id, f"cmd:{source_id}", consumer, count, block_ms)
+
+    async def ack_command(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
+        await self._source_ack(event_id, f"cmd:{source_id}", entry_ids)
+
+    async def add_inbox(self, event_id: str, source_id: str, payload: bytes) -> str:
+        return await self._source_add(event_id, f"inbox:{source_id}", payload)
+
+    async def read_inbox(
+        self, event_id: str, source_id: str, count: int, block_ms: int
+    ) -> list[CommandEntry]:
+        return await self._source_read(event_id, f"inbox:{source_id}", source_id, count, block_ms)
+
+    async def ack_inbox(self, event_id: str, source_id: str, entry_ids: Sequence[str]) -> None:
+        await self._source_ack(event_id, f"inbox:{source_id}", entry_ids)
+
+    # -- connector state: dedupe marks, cursors, health --
+    async def first_sighting(self, name: str, ttl_s: int, holder: str | None = None) -> bool:
+        holder = holder or uuid.uuid4().hex
+        key = f"{self.ns}:seen:{name}"
+        if await self.redis.set(key, holder.encode(), nx=True, ex=ttl_s):
+            return True
+        return bool(await self.redis.get(key) == holder.encode())
+
+    async def save_cursor(self, name: str, value: str) -> None:
+        await self.redis.set(f"{self.ns}:cursor:{name}", value.encode(), ex=CURSOR_TTL_S)
+
+    async def load_cursor(self, name: str) -> str | None:
+        value = await self.redis.get(f"{self.ns}:cursor:{name}")
+        return value.decode() if value is not None else None
+
+    async def put_health(self, event_id: str, source_id: str, health: bytes) -> None:
+        await self.redis.hset(self._k(event_id, "health"), source_id, health)
+
+    async def read_health(self, event_id: str) -> dict[str, bytes]:
+        raw = await self.redis.hgetall(self._k(event_id, "health"))
+        return {k.decode(): v for k, v in raw.items()}
 
     # -- active events --
     async def mark_event_active(self, event_id: str) -> None:

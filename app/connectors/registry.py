@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,17 +22,20 @@ log = logging.getLogger(__name__)
 LEASE_TTL_MS = 6_000
 SUPERVISE_INTERVAL_S = 2.0
 
-Builder = Callable[[Bus, str, Sequence[Source]], Connector]
-
 
 @dataclass(frozen=True)
 class Unit:
-    """What runs as one connector: a key for its lease and the sources it serves."""
+    """What runs as one connector: a key for its lease and the sources it serves.
+
+    `revision` changes when a source is edited, so the running connector is replaced
+    by one built from the new settings.
+    """
 
     key: str
     platform: str
     event_id: str
     source_ids: tuple[str, ...]
+    revision: tuple[int, ...] = ()
 
 
 def _build_simulator(bus: Bus, event_id: str, sources: Sequence[Source]) -> Connector:
@@ -50,16 +54,43 @@ def _build_simulator(bus: Bus, event_id: str, sources: Sequence[Source]) -> Conn
     )
 
 
-BUILDERS: dict[str, Builder] = {"simulator": _build_simulator}
+# platform -> "module:Class"; imported when first needed, so a worker loads only what it runs.
+CONNECTOR_CLASSES: dict[str, str] = {
+    "simulator": "app.connectors.simulator:Simulator",
+    "twitch": "app.connectors.twitch:TwitchConnector",
+    "youtube": "app.connectors.youtube:YouTubeConnector",
+    "zoom": "app.connectors.zoom:ZoomConnector",
+    "owncast": "app.connectors.owncast:OwncastConnector",
+    "webhook": "app.connectors.webhook:WebhookConnector",
+}
+
+
+def connector_class(platform: str) -> type[Connector] | None:
+    path = CONNECTOR_CLASSES.get(platform)
+    if path is None:
+        return None
+    module, name = path.split(":")
+    try:
+        cls: type[Connector] = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        log.exception("connector for %s is not available", platform)
+        return None
+    return cls
+
+
+def build(bus: Bus, unit: Unit, sources: Sequence[Source]) -> Connector:
+    if unit.platform == "simulator":
+        return _build_simulator(bus, unit.event_id, sources)
+    cls = connector_class(unit.platform)
+    if cls is None:
+        raise LookupError(f"no connector for platform {unit.platform!r}")
+    return cls.for_source(bus, sources[0])
 
 
 def capabilities_for(platform: str) -> frozenset[str]:
     """What a source of this platform can do on the platform (delete, timeout, ban, ...)."""
-    if platform == "simulator":
-        from app.connectors.simulator import Simulator
-
-        return frozenset(c.value for c in Simulator.capabilities)
-    return frozenset()
+    cls = connector_class(platform)
+    return frozenset(c.value for c in cls.capabilities) if cls else frozenset()
 
 
 def units_for(sources: Sequence[Source]) -> list[Unit]:
@@ -70,10 +101,14 @@ def units_for(sources: Sequence[Source]) -> list[Unit]:
         if source.platform == "simulator":
             grouped[(source.event_id, "simulator")].append(source)
         else:
-            units.append(Unit(f"{source.id}", source.platform, source.event_id, (source.id,)))
+            units.append(
+                Unit(source.id, source.platform, source.event_id, (source.id,), (source.version,))
+            )
     for (event_id, platform), group in grouped.items():
-        ids = tuple(sorted(s.id for s in group))
-        units.append(Unit(f"{platform}:{event_id}", platform, event_id, ids))
+        group.sort(key=lambda s: s.id)
+        ids = tuple(s.id for s in group)
+        revision = tuple(s.version for s in group)
+        units.append(Unit(f"{platform}:{event_id}", platform, event_id, ids, revision))
     return units
 
 
@@ -94,7 +129,7 @@ class ConnectorSupervisor:
 
     async def supervise_once(self) -> None:
         sources = await self._enabled_sources()
-        wanted = {u for u in units_for(sources) if u.platform in BUILDERS}
+        wanted = {u for u in units_for(sources) if u.platform in CONNECTOR_CLASSES}
         by_id = {s.id: s for s in sources}
         for unit in list(self.running):
             task = self.running[unit]
@@ -107,9 +142,7 @@ class ConnectorSupervisor:
             if not await self.bus.acquire_lease(f"connector:{unit.key}", self.owner, LEASE_TTL_MS):
                 continue
             try:
-                connector = BUILDERS[unit.platform](
-                    self.bus, unit.event_id, [by_id[i] for i in unit.source_ids]
-                )
+                connector = build(self.bus, unit, [by_id[i] for i in unit.source_ids])
             except Exception:
                 log.exception("cannot build connector %s", unit.key)
                 await self.bus.release_lease(f"connector:{unit.key}", self.owner)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.bus import Bus
-from app.connectors.base import Action, ActionResult, Capability, Connector, ConnectorState
+from app.connectors.base import Action, ActionResult, Capability, Connector
 from app.connectors.scenario import AudienceCurve, Scenario, load_scenario
 from app.envelope import DEFAULT_MAX_TEXT, Author, Envelope, Kind, make_envelope
 
@@ -429,7 +429,7 @@ class Simulator(Connector):
         return self.script.timeline(lap)
 
     async def produce(self) -> None:
-        self.health.state = ConnectorState.connected
+        self.connected()
         for lap in itertools.count():
             await self._play(lap)
             if not self.loop:

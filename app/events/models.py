@@ -58,5 +58,10 @@ class Source(Base):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[SourceKind] = mapped_column(String(8), default=SourceKind.chat)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Secrets (tokens, webhook secrets), or `env:NAME` pointers to the worker's
+    # environment. Written by admins, read by connectors, never sent back out.
+    credentials: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -157,5 +157,52 @@ async def test_lease_is_exclusive_until_released_or_expired(stack: Stack) -> Non
 async def test_dead_letters_keep_reason_and_payload(stack: Stack) -> None:
     bus = stack.bus
     await bus.add_dead_letter("e1", b"{bad", "not JSON")
-    await bus.add_dead_letter("e1", b"{}", "missing kind")
-    assert await bus.dead_letters("e1") == [("missing kind", b"{}"), ("not JSON", b"{bad")]
+    await bus.add_dead_letter("e1", b"{}", "missing kind", source_id="s1")
+    dead = await bus.dead_letters("e1")
+    assert [(d.reason, d.payload, d.source_id) for d in dead] == [
+        ("missing kind", b"{}", "s1"),
+        ("not JSON", b"{bad", ""),
+    ]
+    assert all(d.at.tzinfo is not None for d in dead)
+    assert await bus.dead_letter_count("e1") == 2
+    assert await bus.dead_letter_count("e2") == 0
+
+
+async def test_inbox_hands_a_crashed_readers_entries_to_the_next(stack: Stack) -> None:
+    bus = stack.bus
+    first = await bus.add_inbox("e1", "s1", b"one")
+    await bus.add_inbox("e1", "s1", b"two")
+    await bus.add_inbox("e1", "s2", b"other source")
+    taken = await bus.read_inbox("e1", "s1", count=10, block_ms=10)
+    assert [e.payload for e in taken] == [b"one", b"two"]
+    await bus.ack_inbox("e1", "s1", [first])
+    # Whoever reads next (the lease's next holder) gets the unacknowledged one again.
+    again = await bus.read_inbox("e1", "s1", count=10, block_ms=10)
+    assert [e.payload for e in again] == [b"two"]
+    await bus.ack_inbox("e1", "s1", [again[0].entry_id])
+    assert await bus.read_inbox("e1", "s1", count=10, block_ms=10) == []
+    assert [e.payload for e in await bus.read_inbox("e1", "s2", count=10, block_ms=10)] == [
+        b"other source"
+    ]
+
+
+async def test_first_sighting_cursor_and_health(stack: Stack) -> None:
+    bus = stack.bus
+    assert await bus.first_sighting("zoom:s1:abc", ttl_s=60)
+    assert not await bus.first_sighting("zoom:s1:abc", ttl_s=60)
+    assert await bus.first_sighting("zoom:s1:abd", ttl_s=60)
+    assert await bus.first_sighting("zoom:s1:x", ttl_s=60, holder="entry-1")
+    assert await bus.first_sighting("zoom:s1:x", ttl_s=60, holder="entry-1")  # its redelivery
+    assert not await bus.first_sighting("zoom:s1:x", ttl_s=60, holder="entry-2")  # a copy
+    assert await bus.load_cursor("youtube:s1") is None
+    await bus.save_cursor("youtube:s1", "GLXm1")
+    await bus.save_cursor("youtube:s1", "GLXm2")
+    assert await bus.load_cursor("youtube:s1") == "GLXm2"
+    await bus.put_health("e1", "s1", b'{"state":"connected"}')
+    await bus.put_health("e1", "s2", b'{"state":"failed"}')
+    await bus.put_health("e1", "s1", b'{"state":"reconnecting"}')
+    assert await bus.read_health("e1") == {
+        "s1": b'{"state":"reconnecting"}',
+        "s2": b'{"state":"failed"}',
+    }
+    assert await bus.read_health("e2") == {}

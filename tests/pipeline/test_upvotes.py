@@ -108,7 +108,7 @@ async def test_upvotes_for_unknown_questions_or_without_a_voter_are_set_aside(
     )
     await drain(stack, worker, event_id)
     assert await votes_of(stack, seeded, "q1") == 1
-    reasons = sorted(reason for reason, _ in await stack.bus.dead_letters(event_id))
+    reasons = sorted(d.reason for d in await stack.bus.dead_letters(event_id))
     assert len(reasons) == 3, reasons
     assert sum("does not have" in r for r in reasons) == 1
     assert sum("without a question id or a voter" in r for r in reasons) == 2
