@@ -119,6 +119,33 @@ async def reject(
     )
 
 
+PLATFORM_REMOVALS = frozenset({"message_deleted", "user_cleared", "user_banned"})
+
+
+async def removed_on_platform(
+    session: AsyncSession, event_id: str, source_id: str, data: dict[str, Any]
+) -> list[ChatMessage]:
+    """Hides lines the platform itself removed (a deletion, a user's messages cleared).
+
+    The platform's moderators act too; consoles should not keep showing what the
+    audience no longer sees. Returns the lines that changed.
+    """
+    where = [ChatMessage.event_id == event_id, ChatMessage.source_id == source_id]
+    if data.get("event") == "message_deleted" and data.get("message_id"):
+        where.append(ChatMessage.platform_message_id == str(data["message_id"]))
+    elif data.get("user_id"):
+        where.append(ChatMessage.author_id == str(data["user_id"]))
+    else:
+        return []  # a whole-chat clear leaves our record as it is
+    lines = list((await session.scalars(select(ChatMessage).where(*where))).all())
+    changed = [m for m in lines if not m.hidden]
+    for message in changed:
+        message.hidden = True
+        message.version += 1
+        message.moderation_reason = f"removed on the platform ({data['event']})"
+    return changed
+
+
 async def held(session: AsyncSession, event_id: str, limit: int) -> tuple[list[ChatMessage], int]:
     """The oldest `limit` lines held for review, and how many are held in all."""
     # `held = true` (not IS TRUE): the form both databases match to the partial index.

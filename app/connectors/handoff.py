@@ -46,9 +46,11 @@ class HandOff:
         self._idle = asyncio.Event()
         self._idle.set()
         self.dropped = 0
+        self._in_flight = 0
 
     def __len__(self) -> int:
-        return len(self._queue) + len(self._latest)
+        """Envelopes held and not yet on the bus, including the batch being written."""
+        return len(self._queue) + len(self._latest) + self._in_flight
 
     def offer(self, envelope: Envelope) -> None:
         """Takes an envelope without waiting; applies the overflow policy when full."""
@@ -88,16 +90,19 @@ class HandOff:
             await self._wake.wait()
             self._wake.clear()
             while batch := self._take():
+                self._in_flight = len(batch)
                 while True:
                     try:
                         await self._write(batch)  # type: ignore[misc]
                         break
                     except asyncio.CancelledError:
+                        self._in_flight = 0
                         self._requeue(batch)
                         raise
                     except Exception:
                         log.exception("bus write failed; retrying %d envelopes", len(batch))
                         await asyncio.sleep(self.retry_s)
+                self._in_flight = 0
                 if self._on_written is not None:
                     self._on_written(batch)
             self._idle.set()

@@ -198,6 +198,7 @@ class PipelineWorker:
         other: list[Delta] = []
         results: list[Envelope] = []
         upvoted: dict[str, list[Envelope]] = defaultdict(list)  # question row id -> votes
+        removals: list[Envelope] = []  # lines deleted or users cleared on the platform
         rules = await self._rules.get(event_id)
         decided: list[tuple[dict[str, Any], list[str]]] = []  # rows a rule acted on, and which
         for env in envelopes:
@@ -224,6 +225,8 @@ class PipelineWorker:
                     viewers[env.platform] = (env.platform_at, count)
             elif env.kind is Kind.stream_state:
                 other.append(delta("sources", "stream.state", _plain(env)))
+                if env.data.get("event") in chat.PLATFORM_REMOVALS:
+                    removals.append(env)
             elif env.kind is Kind.moderation_result:
                 results.append(env)
             elif env.kind is Kind.vote and "question" in env.data:
@@ -247,9 +250,15 @@ class PipelineWorker:
         new_questions: set[str] = set()
         voted_data: list[dict[str, Any]] = []
         unknown: set[str] = set()
-        if chat_rows or question_rows or results or upvoted:
+        removed: list[dict[str, Any]] = []
+        if chat_rows or question_rows or results or upvoted or removals:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
+                for env in removals:  # after the insert: a deletion may ride with its line
+                    lines = await chat.removed_on_platform(
+                        session, event_id, env.source_id, env.data
+                    )
+                    removed += [chat.data(m) for m in lines]
                 await audit.insert_rows(
                     session,
                     [_rule_audit(r, ids) for r, ids in decided if r["id"] in new_chat],
@@ -289,6 +298,7 @@ class PipelineWorker:
             if redelivered or r["id"] in new_questions
         ]
         deltas += [delta("questions", "question.updated", d) for d in voted_data]
+        deltas += [delta("chat", "chat.updated", d) for d in removed]
         deltas += other
 
         # Consoles first: the counters below only feed the next gauge tick.
