@@ -155,10 +155,12 @@ class PipelineWorker:
             self._source_kinds[event_id] = kinds
         return kinds.get(source_id)
 
-    async def _dead_letter(self, event_id: str, payload: bytes, reason: str) -> None:
+    async def _dead_letter(
+        self, event_id: str, payload: bytes, reason: str, source_id: str = ""
+    ) -> None:
         self.stats.dead_letters += 1
         log.warning("dead-lettered input for event %s: %s", event_id, reason)
-        await self.bus.add_dead_letter(event_id, payload, reason)
+        await self.bus.add_dead_letter(event_id, payload, reason, source_id=source_id)
 
     async def _parse(self, event_id: str, entries: list[IngestEntry]) -> list[Envelope]:
         envelopes: list[Envelope] = []
@@ -172,13 +174,17 @@ class PipelineWorker:
                 await self._dead_letter(event_id, entry.payload, f"{where}: {first['msg']}")
                 continue
             if env.event_id != event_id:
-                await self._dead_letter(event_id, entry.payload, "event_id does not match stream")
+                await self._dead_letter(
+                    event_id, entry.payload, "event_id does not match stream", env.source_id
+                )
                 continue
             if await self._source_kind(event_id, env.source_id) is None:
                 await self._dead_letter(event_id, entry.payload, f"unknown source {env.source_id}")
                 continue
             if env.kind in (Kind.chat, Kind.question) and not env.text:
-                await self._dead_letter(event_id, entry.payload, f"{env.kind} without text")
+                await self._dead_letter(
+                    event_id, entry.payload, f"{env.kind} without text", env.source_id
+                )
                 continue
             if env.dedupe_key in seen:
                 self.stats.duplicates += 1
@@ -218,7 +224,9 @@ class PipelineWorker:
             elif env.kind is Kind.viewers:
                 count = env.data.get("count")
                 if not isinstance(count, int) or count < 0:
-                    await self._dead_letter(event_id, env.to_json(), "viewers without a count")
+                    await self._dead_letter(
+                        event_id, env.to_json(), "viewers without a count", env.source_id
+                    )
                     continue
                 seen = viewers.get(env.platform)
                 if seen is None or seen[0] <= env.platform_at:
@@ -234,7 +242,10 @@ class PipelineWorker:
                 target = env.data["question"]
                 if not isinstance(target, str) or not target or env.author is None:
                     await self._dead_letter(
-                        event_id, env.to_json(), "upvote without a question id or a voter"
+                        event_id,
+                        env.to_json(),
+                        "upvote without a question id or a voter",
+                        env.source_id,
                     )
                     continue
                 upvoted[message_row_id(env.source_id, target)].append(env)
@@ -280,7 +291,7 @@ class PipelineWorker:
         for question_id in sorted(unknown):
             for env in upvoted[question_id]:
                 reason = f"upvote for a question this event does not have ({question_id})"
-                await self._dead_letter(event_id, env.to_json(), reason)
+                await self._dead_letter(event_id, env.to_json(), reason, env.source_id)
         self.stats.inserted_chat += len(new_chat)
         self.stats.inserted_questions += len(new_questions)
         self.stats.duplicates += len(chat_rows) - len(new_chat)
