@@ -12,14 +12,13 @@ from app.connectors.inbox import Delivery, WebhookConnectorBase
 from app.connectors.registry import connector_class
 from app.connectors.signatures import SignatureError
 from app.deps import BusDep, SessionDep
-from app.errors import AppError
+from app.errors import NotFound, error_body
 from app.events.models import Source
 
 router = APIRouter(tags=["webhooks"])
 
 
-class UnknownHook(AppError):
-    status_code = 404
+class UnknownHook(NotFound):
     code = "unknown_hook"
 
 
@@ -39,7 +38,7 @@ async def receive_webhook(
         reply = cls.verify(source.config or {}, Credentials(source.credentials), headers, body, now)
     except SignatureError as exc:
         # 401: senders do not retry a delivery whose signature we refuse.
-        return JSONResponse({"detail": str(exc), "code": "bad_signature"}, status_code=401)
+        return JSONResponse(error_body("bad_signature", str(exc)), status_code=401)
     if reply.store:
         kept = {h: headers[h] for h in cls.kept_headers if h in headers}
         # Kept while the source is paused, too: resuming processes what came meanwhile.
