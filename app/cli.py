@@ -302,6 +302,9 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO: a poll every few seconds per source, and
+    # some platform APIs carry tokens in the query. Errors reach us as exceptions.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     args.func(args)
 
 

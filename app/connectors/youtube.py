@@ -1,0 +1,680 @@
+"""YouTube Live: polls liveChatMessages.list within the daily quota; moderates via the Data API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import ValidationError
+
+from app.connectors.base import (
+    Action,
+    ActionResult,
+    Capability,
+    Connector,
+    ConnectorState,
+)
+from app.connectors.errors import (
+    AuthFailed,
+    ConnectorError,
+    NotConfigured,
+    PlatformError,
+)
+from app.connectors.http import PlatformHTTP, error_reason
+from app.connectors.quota import (
+    DEFAULT_DAILY_QUOTA,
+    DEFAULT_RESERVE,
+    QuotaLedger,
+    units_for,
+)
+from app.envelope import Author, Envelope, Kind
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
+DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
+DEFAULT_POLLING_INTERVAL_S = 5.0  # until YouTube tells us its pollingIntervalMillis
+DEFAULT_MAX_RESULTS = 2000  # a page costs 5 units whatever its size: take the largest
+TIMEOUT_DEFAULT_S = 300  # YouTube's own default for a temporary ban
+TOKEN_REFRESH_MARGIN_S = 60.0
+# Waking a hair after pollingIntervalMillis rather than a hair before it.
+POLL_MARGIN_S = 0.002
+
+ROLE_FLAGS = (
+    ("isChatOwner", "owner"),
+    ("isChatModerator", "moderator"),
+    ("isChatSponsor", "member"),
+    ("isVerified", "verified"),
+)
+MEMBERSHIP_TYPES = {
+    "newSponsorEvent": ("new_member", "newSponsorDetails"),
+    "memberMilestoneChatEvent": ("milestone", "memberMilestoneChatDetails"),
+    "membershipGiftingEvent": ("gifting", "membershipGiftingDetails"),
+    "giftMembershipReceivedEvent": ("gift_received", "giftMembershipReceivedDetails"),
+}
+
+
+class Malformed(ValueError):
+    """An item YouTube sent that we cannot read; it is dead-lettered with this reason."""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _int(value: Any) -> int | None:
+    """YouTube sends uint64 as strings ("1234"); anything else unreadable is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _dict(parent: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = parent.get(name)
+    if not isinstance(value, dict):
+        raise Malformed(f"{name} missing or not an object")
+    return value
+
+
+def _published_at(snippet: Mapping[str, Any]) -> datetime:
+    raw = snippet.get("publishedAt")
+    try:
+        at = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise Malformed(f"snippet.publishedAt is not a timestamp: {raw!r}") from None
+    if at.tzinfo is None:
+        raise Malformed("snippet.publishedAt has no timezone")
+    return at
+
+
+def _author(item: Mapping[str, Any]) -> Author:
+    details = _dict(item, "authorDetails")
+    channel_id = _text(details.get("channelId"))
+    if channel_id is None:
+        raise Malformed("authorDetails.channelId missing")
+    name = _text(details.get("displayName")) or channel_id
+    roles = tuple(role for flag, role in ROLE_FLAGS if details.get(flag) is True)
+    return Author(id=channel_id, name=name[:128], roles=roles)
+
+
+def _optional_author(item: Mapping[str, Any]) -> Author | None:
+    try:
+        return _author(item)
+    except Malformed:
+        return None
+
+
+class YouTubeConnector(Connector):
+    """One YouTube broadcast's live chat, viewers and moderation."""
+
+    platform = "youtube"
+    capabilities = frozenset(
+        {Capability.delete, Capability.timeout, Capability.ban, Capability.viewer_counts}
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        config = self.config
+        self.api_base = str(config.get("api_base") or DEFAULT_API_BASE)
+        self.token_url = str(config.get("token_url") or DEFAULT_TOKEN_URL)
+        self.video_id: str | None = _text(config.get("video_id"))
+        self.live_chat_id: str | None = _text(config.get("live_chat_id"))
+        self.viewer_poll_s = float(config.get("viewer_poll_s", 60))
+        self.max_results = int(config.get("max_results", DEFAULT_MAX_RESULTS))
+        self.ledger = QuotaLedger(
+            int(config.get("daily_quota", DEFAULT_DAILY_QUOTA)),
+            reserve=int(config.get("quota_reserve", DEFAULT_RESERVE)),
+            clock=self.clock,
+        )
+        self.http = PlatformHTTP(self.api_base, headers=self._auth_headers, clock=self.clock)
+        self.refreshes = 0
+        self._access_token = self.credentials.get("access_token")
+        self._token_expires_at: float | None = None  # clock.monotonic() seconds
+        self._interval_s = DEFAULT_POLLING_INTERVAL_S
+        self._last_response_at: float | None = None
+        self._saved_token: str | None = None
+        self._ended = asyncio.Event()
+        self._ended_note = "live chat ended"
+        self.health.quota_left = self.ledger.left
+
+    @property
+    def cursor_name(self) -> str:
+        return f"youtube:{self.source_id}"
+
+    @property
+    def _ledger_name(self) -> str:
+        return f"youtube-quota:{self.source_id}"
+
+    # -- auth --
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._access_token}"} if self._access_token else {}
+
+    async def refresh_credentials(self) -> bool:
+        """Trades the refresh token for a new access token (OAuth 2.0 refresh grant)."""
+        refresh_token = self.credentials.get("refresh_token")
+        client_id = self.credentials.get("client_id")
+        client_secret = self.credentials.get("client_secret")
+        if not (refresh_token and client_id and client_secret):
+            return False
+        self.refreshes += 1
+        try:
+            # An absolute URL: no Bearer header goes to the token endpoint.
+            response = await self.http.client.post(
+                self.token_url,
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                },
+            )
+        except httpx.HTTPError as exc:
+            log.warning("youtube source %s: token refresh failed: %s", self.source_id, type(exc))
+            return False
+        if response.status_code != 200:
+            reason = self.credentials.scrub(error_reason(response))
+            log.warning(
+                "youtube source %s: token refresh refused: %s %s",
+                self.source_id,
+                response.status_code,
+                reason,
+            )
+            return False
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            return False
+        self._access_token = token
+        expires_in = _int(body.get("expires_in"))
+        self._token_expires_at = (
+            self.clock.monotonic() + expires_in if expires_in is not None else None
+        )
+        log.info("youtube source %s: access token refreshed", self.source_id)
+        return True
+
+    async def _fresh_token(self) -> None:
+        """Refreshes shortly before expiry, so hourly tokens never reach the 401 path."""
+        if (
+            self._token_expires_at is not None
+            and self.clock.monotonic() >= self._token_expires_at - TOKEN_REFRESH_MARGIN_S
+        ):
+            await self.refresh_credentials()
+
+    # -- calls, counted against the quota --
+    async def _call(
+        self,
+        method: str,
+        verb: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        if self._access_token is None and not await self.refresh_credentials():
+            raise NotConfigured("credential 'access_token' (or a refresh_token) is missing")
+        await self._fresh_token()
+        self.ledger.charge(method)
+        try:
+            return await self.http.request(verb, path, params=params, json=json)
+        except PlatformError as exc:
+            if exc.reason == "quotaExceeded":
+                self.ledger.exhausted()
+            raise
+        finally:
+            self.health.quota_left = self.ledger.left
+            await self._save_ledger()
+
+    async def _save_ledger(self) -> None:
+        try:
+            await self.bus.save_cursor(
+                self._ledger_name, orjson.dumps(self.ledger.to_dict()).decode()
+            )
+        except Exception:  # a lost count only makes the next holder less careful
+            log.warning("youtube source %s: could not save the quota ledger", self.source_id)
+
+    async def _restore_ledger(self) -> None:
+        saved = await self.bus.load_cursor(self._ledger_name)
+        if saved:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                self.ledger.restore(orjson.loads(saved))
+        self.health.quota_left = self.ledger.left
+
+    # -- reading --
+    async def produce(self) -> None:
+        await self._restore_ledger()
+        runner = asyncio.create_task(self.keep_connected(self._session))
+        ended = asyncio.create_task(self._ended.wait())
+        try:
+            await asyncio.wait({runner, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            runner.cancel()
+            ended.cancel()
+            await asyncio.gather(runner, ended, return_exceptions=True)
+        if self._ended.is_set():
+            # Not a failure: the broadcast is over and nothing more will come.
+            self.set_state(ConnectorState.stopped, self._ended_note)
+
+    async def _discover(self) -> None:
+        """Finds the live chat id (unless configured) and reads the viewer count."""
+        if self.video_id is None:
+            if self.live_chat_id is None:
+                raise NotConfigured("config 'video_id' (or 'live_chat_id') is missing")
+            return
+        details = await self._video_details()
+        if self.live_chat_id is None:
+            chat_id = _text(details.get("activeLiveChatId"))
+            if chat_id is None:
+                if details.get("actualEndTime"):
+                    raise _ChatOver(f"live chat ended at {details['actualEndTime']}")
+                raise ConnectorError(f"video {self.video_id} has no active live chat yet")
+            self.live_chat_id = chat_id
+        await self._emit_viewers(details)
+
+    async def _video_details(self) -> dict[str, Any]:
+        response = await self._call(
+            "videos.list",
+            "GET",
+            "/videos",
+            params={"part": "liveStreamingDetails", "id": self.video_id},
+        )
+        try:
+            body = response.json()
+            items = body["items"]
+        except (ValueError, KeyError, TypeError):
+            raise ConnectorError("videos.list answered without items") from None
+        if not items:
+            raise NotConfigured(f"video {self.video_id} not found (check config 'video_id')")
+        details = items[0].get("liveStreamingDetails") if isinstance(items[0], dict) else None
+        return details if isinstance(details, dict) else {}
+
+    async def _emit_viewers(self, details: Mapping[str, Any]) -> None:
+        raw = details.get("concurrentViewers")
+        if raw is None:
+            return  # hidden by the owner, or the broadcast ended: unknown, not 0
+        count = _int(raw)
+        if count is None:
+            await self.dead_letter(dict(details), f"concurrentViewers is not a count: {raw!r}")
+            return
+        now = self.clock.now()
+        key = f"viewers:{self.video_id}:{int(now.timestamp() * 1000)}"
+        await self.emit([self.envelope(Kind.viewers, key, data={"count": count})])
+
+    async def _read_viewers(self) -> None:
+        if not self.ledger.can_afford("videos.list"):
+            return
+        try:
+            await self._emit_viewers(await self._video_details())
+        except PlatformError as exc:
+            # A failed viewer read never stops the chat.
+            log.info("youtube source %s: viewer read failed: %s", self.source_id, exc)
+
+    def _viewer_units(self) -> int:
+        """Units viewer reads will take until the reset (so polling leaves them)."""
+        if self.video_id is None:
+            return 0
+        return units_for(
+            self.viewer_poll_s, self.ledger.seconds_to_reset(), self.ledger.cost("videos.list")
+        )
+
+    def _exhausted_note(self) -> str:
+        return f"quota exhausted until {self.ledger.reset_label()} (midnight Pacific)"
+
+    async def _wait_for_reset(self, note: str) -> None:
+        """Sleeps until midnight Pacific, saying so in health."""
+        self.health.quota_note = note
+        self.health.quota_left = self.ledger.left
+        self.set_state(ConnectorState.paused, note)
+        await self.report_health()
+        await self.clock.sleep(self.ledger.seconds_to_reset() + 1.0)
+        self.health.quota_note = None
+        self.set_state(ConnectorState.connected)
+
+    async def _session(self) -> None:
+        while True:
+            try:
+                if not self.ledger.can_afford("videos.list", from_reserve=True):
+                    raise PlatformError(403, "quotaExceeded")
+                await self._discover()
+                break
+            except _ChatOver as over:
+                await self._chat_ended(None, str(over))
+                return await _hold()
+            except PlatformError as exc:
+                if exc.reason != "quotaExceeded":
+                    raise
+                self.ledger.exhausted()
+                await self._wait_for_reset(self._exhausted_note())
+        token = await self.bus.load_cursor(self.cursor_name)
+        self._saved_token = token
+        self.connected()
+        next_viewers_at = self.clock.monotonic() + self.viewer_poll_s
+        while True:
+            plan = self.ledger.plan_poll(self._interval_s, planned=self._viewer_units())
+            self.health.quota_left = self.ledger.left
+            self.health.quota_note = plan.note
+            if plan.exhausted:
+                await self._wait_for_reset(plan.note or "quota exhausted")
+                continue
+            if self._last_response_at is not None:
+                wait = self._last_response_at + plan.wait_s - self.clock.monotonic()
+                await self.clock.sleep(max(0.0, wait) + POLL_MARGIN_S)
+            if self.video_id and self.clock.monotonic() >= next_viewers_at:
+                next_viewers_at = self.clock.monotonic() + self.viewer_poll_s
+                await self._read_viewers()
+            try:
+                response = await self._call(
+                    "liveChatMessages.list",
+                    "GET",
+                    "/liveChat/messages",
+                    params=self._list_params(token),
+                )
+            except PlatformError as exc:
+                if exc.status == 400 and token is not None:
+                    # A token YouTube no longer knows: read the backlog again at once (the
+                    # last page served is an interval behind); the pipeline drops what
+                    # was already stored (same item ids).
+                    log.info("youtube source %s: page token refused, re-reading", self.source_id)
+                    token = None
+                    continue
+                self._last_response_at = self.clock.monotonic()
+                if exc.reason == "rateLimitExceeded":
+                    self.set_state(ConnectorState.connected, "polled too early: rateLimitExceeded")
+                    continue
+                if exc.reason == "quotaExceeded":
+                    await self._wait_for_reset(self._exhausted_note())
+                    continue
+                if exc.reason == "liveChatEnded":
+                    await self._chat_ended(None, "live chat ended")
+                    return await _hold()
+                raise
+            self._last_response_at = self.clock.monotonic()
+            self.keepalive()
+            token, ended = await self._handle_page(response, token)
+            if ended is not None:
+                await self._chat_ended(*ended)
+                return await _hold()
+
+    def _list_params(self, token: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "liveChatId": self.live_chat_id,
+            "part": "id,snippet,authorDetails",
+            "maxResults": self.max_results,
+        }
+        if token:
+            params["pageToken"] = token
+        return params
+
+    async def _handle_page(
+        self, response: httpx.Response, token: str | None
+    ) -> tuple[str | None, tuple[str | None, str] | None]:
+        """Emits one page, then checkpoints its nextPageToken; returns (token, ended)."""
+        try:
+            body = response.json()
+        except ValueError:
+            await self.dead_letter(response.content, "liveChatMessages.list answer is not JSON")
+            return token, None
+        if not isinstance(body, dict):
+            await self.dead_letter(
+                response.content, "liveChatMessages.list answer is not an object"
+            )
+            return token, None
+        interval_ms = _int(body.get("pollingIntervalMillis"))
+        if interval_ms is not None:
+            self._interval_s = interval_ms / 1000
+        items = body.get("items")
+        if not isinstance(items, list):
+            await self.dead_letter(body, "liveChatMessages.list answer without items")
+            items = []
+        envelopes: list[Envelope] = []
+        ended: tuple[str | None, str] | None = None
+        for item in items:
+            try:
+                envelope, ends = self._parse(item)
+            except (Malformed, ValidationError, ValueError, TypeError, KeyError) as exc:
+                await self.dead_letter(item, _reason(exc))
+                continue
+            if envelope is not None:
+                envelopes.append(envelope)
+            if ends:
+                ended = (envelope.platform_message_id if envelope else None, "live chat ended")
+        offline_at = body.get("offlineAt")
+        if ended is None and offline_at:
+            ended = (None, f"live chat ended at {offline_at}")
+        await self.emit(envelopes)
+        next_token = _text(body.get("nextPageToken"))
+        if next_token is not None:
+            token = next_token
+            if token != self._saved_token:
+                await self.bus.save_cursor(self.cursor_name, token)
+                self._saved_token = token
+        return token, ended
+
+    async def _chat_ended(self, emitted_id: str | None, note: str) -> None:
+        """Tells the pipeline once (unless chatEndedEvent already did) and stops polling."""
+        if emitted_id is None:
+            await self.emit(
+                [
+                    self.envelope(
+                        Kind.stream_state,
+                        f"chat_ended:{self.live_chat_id or self.video_id}",
+                        data={"event": "chat_ended"},
+                    )
+                ]
+            )
+        self._ended_note = note
+        self.health.quota_note = None
+        self._ended.set()
+
+    def _parse(self, item: Any) -> tuple[Envelope | None, bool]:
+        """One liveChatMessage as an envelope (None: nothing to tell), and whether chat ended."""
+        if not isinstance(item, dict):
+            raise Malformed("item is not an object")
+        item_id = _text(item.get("id"))
+        if item_id is None:
+            raise Malformed("item without id")
+        snippet = _dict(item, "snippet")
+        kind = snippet.get("type")
+        at = _published_at(snippet)
+
+        def chat(text: str | None, data: dict[str, Any] | None = None) -> Envelope:
+            author = _author(item)
+            body = text or _text(snippet.get("displayMessage"))
+            if body is None:
+                raise Malformed(f"{kind} without text")
+            return self.envelope(
+                Kind.chat, item_id, platform_at=at, author=author, text=body, data=data, raw=item
+            )
+
+        def state(data: dict[str, Any]) -> Envelope:
+            return self.envelope(
+                Kind.stream_state,
+                item_id,
+                platform_at=at,
+                author=_optional_author(item),
+                data=data,
+                raw=item,
+            )
+
+        if kind == "textMessageEvent":
+            details = snippet.get("textMessageDetails")
+            text = _text(details.get("messageText")) if isinstance(details, dict) else None
+            return chat(text), False
+        if kind in ("superChatEvent", "superStickerEvent"):
+            sticker = kind == "superStickerEvent"
+            details = _dict(snippet, "superStickerDetails" if sticker else "superChatDetails")
+            amount = _int(details.get("amountMicros"))
+            if amount is None:
+                raise Malformed(f"{kind} without amountMicros")
+            paid = {
+                "amount_micros": amount,
+                "currency": details.get("currency"),
+                "amount_display_string": details.get("amountDisplayString"),
+                "tier": _int(details.get("tier")),
+                "sticker": sticker,
+            }
+            alt = None
+            if sticker and isinstance(details.get("superStickerMetadata"), dict):
+                alt = _text(details["superStickerMetadata"].get("altText"))
+            text = (
+                _text(details.get("userComment"))
+                or _text(snippet.get("displayMessage"))
+                or alt
+                or _text(paid["amount_display_string"])
+            )
+            return chat(text, {"super_chat": paid}), False
+        if kind in MEMBERSHIP_TYPES:
+            name, field = MEMBERSHIP_TYPES[kind]
+            details = snippet.get(field)
+            details = dict(details) if isinstance(details, dict) else {}
+            author = _author(item)
+            text = (
+                _text(snippet.get("displayMessage"))
+                or _text(details.get("userComment"))
+                or f"{author.name}: {name.replace('_', ' ')}"
+            )
+            return chat(text, {"membership": {"kind": name, **details}}), False
+        if kind == "messageDeletedEvent":
+            details = _dict(snippet, "messageDeletedDetails")
+            deleted = _text(details.get("deletedMessageId"))
+            if deleted is None:
+                raise Malformed("messageDeletedEvent without deletedMessageId")
+            return state({"event": "message_deleted", "message_id": deleted}), False
+        if kind == "messageRetractedEvent":
+            details = _dict(snippet, "messageRetractedDetails")
+            retracted = _text(details.get("retractedMessageId"))
+            if retracted is None:
+                raise Malformed("messageRetractedEvent without retractedMessageId")
+            return state({"event": "message_retracted", "message_id": retracted}), False
+        if kind == "userBannedEvent":
+            details = _dict(snippet, "userBannedDetails")
+            banned = _dict(details, "bannedUserDetails")
+            user_id = _text(banned.get("channelId"))
+            if user_id is None:
+                raise Malformed("userBannedEvent without bannedUserDetails.channelId")
+            return state(
+                {
+                    "event": "user_banned",
+                    "user_id": user_id,
+                    "user_name": banned.get("displayName"),
+                    "ban_type": details.get("banType"),
+                    "duration_s": _int(details.get("banDurationSeconds")),
+                }
+            ), False
+        if kind == "pollEvent":
+            details = _dict(snippet, "pollDetails")
+            raw_metadata = details.get("metadata")
+            metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+            options = metadata.get("options")
+            return state(
+                {
+                    "event": "poll",
+                    "poll_id": item_id,
+                    "question": metadata.get("questionText"),
+                    "options": [
+                        {"text": o.get("optionText"), "tally": _int(o.get("tally"))}
+                        for o in (options if isinstance(options, list) else [])
+                        if isinstance(o, dict)
+                    ],
+                    "status": details.get("status") or metadata.get("status"),
+                }
+            ), False
+        if kind in ("sponsorOnlyModeStartedEvent", "sponsorOnlyModeEndedEvent"):
+            on = kind == "sponsorOnlyModeStartedEvent"
+            return state({"event": "members_only_on" if on else "members_only_off"}), False
+        if kind == "chatEndedEvent":
+            return state({"event": "chat_ended"}), True
+        if kind == "tombstone":
+            return None, False  # a placeholder for a removed message: nothing to show
+        raise Malformed(f"unknown snippet.type {kind!r}")
+
+    # -- moderation --
+    async def perform(self, action: Action) -> ActionResult:
+        params = action.params
+        if action.type == "delete":
+            message_id = _text(params.get("message_id"))
+            if message_id is None:
+                return ActionResult("failed", "delete needs the message_id")
+            return await self._act(
+                "liveChatMessages.delete", "DELETE", "/liveChat/messages", {"id": message_id}
+            )
+        if action.type in ("timeout", "ban"):
+            user_id = _text(params.get("author_id")) or _text(params.get("user_id"))
+            if user_id is None:
+                return ActionResult("failed", f"{action.type} needs the author's channel id")
+            if self.live_chat_id is None:
+                try:
+                    await self._discover()
+                except ConnectorError as exc:
+                    return ActionResult("failed", f"live chat not known yet: {exc}")
+            snippet: dict[str, Any] = {
+                "liveChatId": self.live_chat_id,
+                "type": "temporary" if action.type == "timeout" else "permanent",
+                "bannedUserDetails": {"channelId": user_id},
+            }
+            if action.type == "timeout":
+                duration = _int(params.get("duration_s")) or TIMEOUT_DEFAULT_S
+                snippet["banDurationSeconds"] = duration
+            return await self._act(
+                "liveChatBans.insert",
+                "POST",
+                "/liveChat/bans",
+                {"part": "snippet"},
+                {"snippet": snippet},
+            )
+        return await super().perform(action)
+
+    async def _act(
+        self,
+        method: str,
+        verb: str,
+        path: str,
+        params: Mapping[str, Any],
+        body: Any = None,
+    ) -> ActionResult:
+        if not self.ledger.can_afford(method, from_reserve=True):
+            return ActionResult(
+                "failed", f"YouTube quota exhausted until {self.ledger.reset_label()}"
+            )
+        for attempt in range(2):
+            try:
+                await self._call(method, verb, path, params=params, json=body)
+                return ActionResult("done")
+            except AuthFailed:
+                if attempt == 0 and await self.refresh_credentials():
+                    continue
+                return ActionResult("failed", "YouTube refused the credentials (401)")
+            except PlatformError as exc:
+                return ActionResult("failed", f"YouTube refused: {exc.reason} ({exc.status})")
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+class _ChatOver(ConnectorError):
+    """The broadcast has ended: there is no chat to read."""
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'item'}: {first['msg']}"
+    return str(exc) or type(exc).__name__
+
+
+async def _hold() -> None:
+    """Waits to be cancelled (produce() stops this session once the chat has ended)."""
+    await asyncio.get_running_loop().create_future()
