@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -69,7 +69,32 @@ class Envelope(BaseModel):
         return message_row_id(self.source_id, self.platform_message_id)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        # orjson straight from the fields: the same bytes as model_dump(mode="json"),
+        # several times cheaper, and this runs once per chat line in every connector.
+        fields = dict(self.__dict__)
+        if self.author is not None:
+            fields["author"] = self.author.__dict__
+        return orjson.dumps(fields, option=orjson.OPT_UTC_Z)
+
+    @classmethod
+    def trusted(cls, fields: dict[str, Any]) -> Envelope:
+        """An envelope from every field, already checked as the validators would (hot paths).
+
+        pydantic validation is most of a chat line's cost at Twitch rates. The caller
+        guarantees aware UTC datetimes, ids within their lengths and the text rule of
+        make_envelope; `_trusted_matches_validated` proves the shortcut at import and
+        turns it off if pydantic ever stops building models this way.
+        """
+        if not _TRUSTED_OK:
+            return cls(**fields)
+        return _assemble(cls, _ENVELOPE_FIELDS, fields)
+
+    @staticmethod
+    def trusted_author(id: str, name: str, roles: tuple[str, ...] = ()) -> Author:
+        """An Author from checked values (see trusted)."""
+        if not _TRUSTED_OK:
+            return Author(id=id, name=name, roles=roles)
+        return _assemble(Author, _AUTHOR_FIELDS, {"id": id, "name": name, "roles": roles})
 
     @classmethod
     def from_json(cls, payload: bytes | str) -> Envelope:
@@ -116,3 +141,49 @@ def make_envelope(
         ingest_at=ingest_at or datetime.now(UTC),
         raw=raw,
     )
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+# Shared, never mutated: the models are frozen and model_copy copies the set it gets.
+_ENVELOPE_FIELDS = set(Envelope.model_fields)
+_AUTHOR_FIELDS = set(Author.model_fields)
+_set = object.__setattr__
+
+
+def _assemble(cls: type[_Model], fields: set[str], values: dict[str, Any]) -> _Model:
+    """A model from checked values, set up as BaseModel.model_construct does, minus its loop."""
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", fields)
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
+def _trusted_matches_validated() -> bool:
+    at = datetime(2024, 5, 1, 17, 0, 0, 2000, tzinfo=UTC)
+    values: dict[str, Any] = {
+        "event_id": "e", "source_id": "s", "platform": "twitch", "kind": Kind.chat,
+        "platform_message_id": "m", "text": "hi", "truncated": False,
+        "original_length": None, "data": {}, "platform_at": at, "ingest_at": at, "raw": None,
+    }  # fmt: skip
+    try:
+        author = _assemble(Author, _AUTHOR_FIELDS, {"id": "1", "name": "a", "roles": ("mod",)})
+        ordered = {name: {**values, "author": author}[name] for name in Envelope.model_fields}
+        fast = _assemble(Envelope, _ENVELOPE_FIELDS, ordered)
+        checked = Envelope(**values, author=Author(id="1", name="a", roles=("mod",)))
+        copied = fast.model_copy(update={"text": "x"})
+        return (
+            fast == checked
+            and fast.to_json() == checked.to_json()
+            and Envelope.from_json(fast.to_json()) == checked
+            and copied.text == "x"
+            and fast.text == "hi"
+            and copied.model_fields_set is not _ENVELOPE_FIELDS
+            and set(Envelope.model_fields) == _ENVELOPE_FIELDS
+        )
+    except Exception:
+        return False
+
+
+_TRUSTED_OK = _trusted_matches_validated()
