@@ -25,6 +25,7 @@ from app.events.router import router as events_router
 from app.moderation.router import router as moderation_router
 from app.questions.router import router as questions_router
 from app.questions.router import undo_router
+from app.sources.router import router as sources_router
 from app.ws.hub import Hub
 from app.ws.router import ConsoleSocketMiddleware
 from app.ws.snapshot import snapshot_loader
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(chat_router)
     app.include_router(moderation_router)
     app.include_router(hooks_router)
+    app.include_router(sources_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -60,7 +60,7 @@ export function isUnauthorized(e: unknown): boolean {
   return e instanceof ApiError && e.status === 401;
 }
 
-async function request<T>(
+export async function request<T>(
   method: string,
   path: string,
   body?: unknown,
@@ -129,7 +129,7 @@ export const WRITE_RETRY_DELAYS_MS = [300, 1000];
  * A triage write: one fresh Idempotency-Key per call, reused for its retries, so a
  * request that reached the server before the connection dropped acts once.
  */
-async function write<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function write<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers = { 'Idempotency-Key': newIdempotencyKey() };
   for (let attempt = 0; ; attempt++) {
     try {

@@ -15,6 +15,7 @@ import type {
   SubscribeMsg,
   Topic,
 } from './types';
+import { applySourceDelta, mergeSource, newBook, type SourceView } from './sources';
 
 /**
  * connecting   – first connection attempt, nothing received yet
@@ -247,6 +248,8 @@ export class LiveClient {
   gauges: Gauges | null = null;
   /** this session's gauges, oldest first, last gaugeHistoryMs of server time */
   gaugeHistory: GaugeSample[] = [];
+  /** sources and their health: REST answers (mergeSources) and `sources` deltas; kept across snapshots */
+  sources = newBook();
   /** server clock − local clock, ms (estimated from hello/ping server_time) */
   clockOffsetMs = 0;
   error: LiveError | null = null;
@@ -372,6 +375,14 @@ export class LiveClient {
   mergeQuestions(qs: Iterable<Question | null | undefined>): number {
     let n = 0;
     for (const q of qs) if (applyQuestion(this.questions, q)) n++;
+    if (n > 0) this.emit();
+    return n;
+  }
+
+  /** Merge sources from REST answers (the list, a write, a 409's `current`). */
+  mergeSources(list: Iterable<SourceView | null | undefined>): number {
+    let n = 0;
+    for (const src of list) if (mergeSource(this.sources, src)) n++;
     if (n > 0) this.emit();
     return n;
   }
@@ -567,6 +578,8 @@ export class LiveClient {
         this.applyGauges(d.data);
         break;
       default:
+        // source.updated, source.health (topic `sources`)
+        applySourceDelta(this.sources, d as unknown as { type: string; data: unknown });
         break;
     }
   }

@@ -1,0 +1,1 @@
+"""Sources: the connector instances of an event, their health and their dead letters."""
