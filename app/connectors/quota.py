@@ -15,6 +15,7 @@ from app.connectors.clock import SYSTEM_CLOCK, Clock
 COSTS: dict[str, int] = {
     "videos.list": 1,
     "liveChatMessages.list": 5,
+    "liveChatMessages.streamList": 5,  # per connection, however many messages it carries
     "liveChatMessages.insert": 20,
     "liveChatMessages.transition": 20,
     "liveChatMessages.delete": 50,

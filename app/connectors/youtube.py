@@ -1,11 +1,12 @@
-"""YouTube Live: polls liveChatMessages.list within the daily quota; moderates via the Data API."""
+"""YouTube Live: reads chat by polling liveChatMessages.list or over the streamList server
+stream, within the daily quota; moderates via the Data API."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from app.connectors.errors import (
     ConnectorError,
     NotConfigured,
     PlatformError,
+    RateLimited,
 )
 from app.connectors.http import PlatformHTTP, error_reason
 from app.connectors.quota import (
@@ -45,6 +47,13 @@ TIMEOUT_DEFAULT_S = 300  # YouTube's own default for a temporary ban
 TOKEN_REFRESH_MARGIN_S = 60.0
 # Waking a hair after pollingIntervalMillis rather than a hair before it.
 POLL_MARGIN_S = 0.002
+TRANSPORTS = ("poll", "stream")
+LIST_METHOD = "liveChatMessages.list"
+STREAM_METHOD = "liveChatMessages.streamList"
+STREAM_PATH = "/liveChat/messages/stream"
+# A stream silent this long is taken for a dead connection and reopened (5 units).
+DEFAULT_STREAM_IDLE_S = 600.0
+CONNECT_TIMEOUT_S = 10.0
 
 ROLE_FLAGS = (
     ("isChatOwner", "owner"),
@@ -131,6 +140,8 @@ class YouTubeConnector(Connector):
         self.live_chat_id: str | None = _text(config.get("live_chat_id"))
         self.viewer_poll_s = float(config.get("viewer_poll_s", 60))
         self.max_results = int(config.get("max_results", DEFAULT_MAX_RESULTS))
+        self.transport = str(config.get("transport") or "poll")
+        self.stream_idle_s = float(config.get("stream_idle_s", DEFAULT_STREAM_IDLE_S))
         self.ledger = QuotaLedger(
             int(config.get("daily_quota", DEFAULT_DAILY_QUOTA)),
             reserve=int(config.get("quota_reserve", DEFAULT_RESERVE)),
@@ -145,6 +156,8 @@ class YouTubeConnector(Connector):
         self._saved_token: str | None = None
         self._ended = asyncio.Event()
         self._ended_note = "live chat ended"
+        self._discovered = False
+        self._next_viewers_at: float | None = None
         self.health.quota_left = self.ledger.left
 
     @property
@@ -223,9 +236,7 @@ class YouTubeConnector(Connector):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        if self._access_token is None and not await self.refresh_credentials():
-            raise NotConfigured("credential 'access_token' (or a refresh_token) is missing")
-        await self._fresh_token()
+        await self._ready_token()
         self.ledger.charge(method)
         try:
             return await self.http.request(verb, path, params=params, json=json)
@@ -234,8 +245,16 @@ class YouTubeConnector(Connector):
                 self.ledger.exhausted()
             raise
         finally:
-            self.health.quota_left = self.ledger.left
-            await self._save_ledger()
+            await self._note_spent()
+
+    async def _ready_token(self) -> None:
+        if self._access_token is None and not await self.refresh_credentials():
+            raise NotConfigured("credential 'access_token' (or a refresh_token) is missing")
+        await self._fresh_token()
+
+    async def _note_spent(self) -> None:
+        self.health.quota_left = self.ledger.left
+        await self._save_ledger()
 
     async def _save_ledger(self) -> None:
         try:
@@ -342,23 +361,37 @@ class YouTubeConnector(Connector):
         self.health.quota_note = None
         self.set_state(ConnectorState.connected)
 
-    async def _session(self) -> None:
+    async def _discover_within_quota(self) -> bool:
+        """Discovery, waiting out an exhausted quota; False once the broadcast has ended."""
         while True:
             try:
                 if not self.ledger.can_afford("videos.list", from_reserve=True):
                     raise PlatformError(403, "quotaExceeded")
                 await self._discover()
-                break
+                self._discovered = True
+                return True
             except _ChatOver as over:
                 await self._chat_ended(None, str(over))
-                return await _hold()
+                return False
             except PlatformError as exc:
                 if exc.reason != "quotaExceeded":
                     raise
                 self.ledger.exhausted()
                 await self._wait_for_reset(self._exhausted_note())
+
+    async def _session(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise NotConfigured(
+                f"config 'transport' must be 'poll' or 'stream', not {self.transport!r}"
+            )
+        # A reopened stream already knows its chat: no videos.list per reconnect.
+        reopened = self.transport == "stream" and self._discovered
+        if not reopened and not await self._discover_within_quota():
+            return await _hold()
         token = await self.bus.load_cursor(self.cursor_name)
         self._saved_token = token
+        if self.transport == "stream":
+            return await self._stream_session(token)
         self.connected()
         next_viewers_at = self.clock.monotonic() + self.viewer_poll_s
         while True:
@@ -376,7 +409,7 @@ class YouTubeConnector(Connector):
                 await self._read_viewers()
             try:
                 response = await self._call(
-                    "liveChatMessages.list",
+                    LIST_METHOD,
                     "GET",
                     "/liveChat/messages",
                     params=self._list_params(token),
@@ -424,19 +457,24 @@ class YouTubeConnector(Connector):
         try:
             body = response.json()
         except ValueError:
-            await self.dead_letter(response.content, "liveChatMessages.list answer is not JSON")
+            await self.dead_letter(response.content, f"{LIST_METHOD} answer is not JSON")
             return token, None
+        return await self._handle_body(body, response.content, token, LIST_METHOD)
+
+    async def _handle_body(
+        self, body: Any, raw: bytes, token: str | None, method: str
+    ) -> tuple[str | None, tuple[str | None, str] | None]:
+        """One LiveChatMessageListResponse (a page or a streamed response): its items go on
+        the bus, then its nextPageToken becomes the cursor; returns (token, ended)."""
         if not isinstance(body, dict):
-            await self.dead_letter(
-                response.content, "liveChatMessages.list answer is not an object"
-            )
+            await self.dead_letter(raw, f"{method} answer is not an object")
             return token, None
         interval_ms = _int(body.get("pollingIntervalMillis"))
         if interval_ms is not None:
             self._interval_s = interval_ms / 1000
         items = body.get("items")
         if not isinstance(items, list):
-            await self.dead_letter(body, "liveChatMessages.list answer without items")
+            await self.dead_letter(body, f"{method} answer without items")
             items = []
         envelopes: list[Envelope] = []
         ended: tuple[str | None, str] | None = None
@@ -461,6 +499,140 @@ class YouTubeConnector(Connector):
                 await self.bus.save_cursor(self.cursor_name, token)
                 self._saved_token = token
         return token, ended
+
+    # -- streaming (liveChatMessages.streamList) --
+    async def _stream_session(self, token: str | None) -> None:
+        """Reads the chat over streamList connections until one drops (raises StreamDropped,
+        so keep_connected reopens it from the saved token after a backoff) or the chat ends."""
+        viewers = asyncio.create_task(self._watch_viewers()) if self.video_id else None
+        try:
+            while True:
+                if not self.ledger.can_afford(STREAM_METHOD):
+                    await self._wait_for_reset(self._exhausted_note())
+                    continue
+                try:
+                    ended = await self._read_stream(token)
+                except PlatformError as exc:
+                    if exc.status == 400 and token is not None:
+                        # As when polling: a token YouTube forgot means the recent history
+                        # again; the pipeline drops items it already stored (same ids).
+                        log.info(
+                            "youtube source %s: stream token refused, re-reading", self.source_id
+                        )
+                        token = None
+                        continue
+                    if exc.reason == "quotaExceeded":
+                        await self._wait_for_reset(self._exhausted_note())
+                        continue
+                    if exc.reason == "liveChatEnded":
+                        await self._chat_ended(None, "live chat ended")
+                        return await _hold()
+                    raise
+                await self._chat_ended(*ended)
+                return await _hold()
+        finally:
+            if viewers is not None:
+                viewers.cancel()
+                await asyncio.gather(viewers, return_exceptions=True)
+
+    def _stream_params(self, token: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "liveChatId": self.live_chat_id,
+            "part": "id,snippet,authorDetails",
+            "maxResults": self.max_results,
+        }
+        if token:
+            params["pageToken"] = token
+        return params
+
+    async def _read_stream(self, token: str | None) -> tuple[str | None, str]:
+        """One streamList connection; each response is emitted and checkpointed as it
+        arrives. Returns how the chat ended; raises StreamDropped when the connection ends."""
+        await self._ready_token()
+        frames = _StreamFrames()
+        responses = 0
+        try:
+            async with self.http.client.stream(
+                "GET",
+                STREAM_PATH,
+                params=self._stream_params(token),
+                headers=self._auth_headers(),
+                timeout=httpx.Timeout(CONNECT_TIMEOUT_S, read=self.stream_idle_s),
+            ) as response:
+                # A call costs once it reaches YouTube, refused or not; never per message.
+                self.ledger.charge(STREAM_METHOD)
+                refusal = await self._refusal(response) if response.status_code >= 400 else None
+                await self._note_spent()
+                if refusal is not None:
+                    raise refusal
+                self.connected()
+                async for chunk in response.aiter_bytes():
+                    for whole, raw in frames.feed(chunk):
+                        if not whole:
+                            await self.dead_letter(
+                                raw, f"{STREAM_METHOD} sent bytes between responses"
+                            )
+                            continue
+                        responses += 1
+                        self.keepalive()
+                        token, ended = await self._handle_frame(raw, token)
+                        if ended is not None:
+                            return ended
+        except httpx.HTTPError as exc:
+            raise StreamDropped(self._drop_note(responses, frames, type(exc).__name__)) from None
+        raise StreamDropped(self._drop_note(responses, frames, "closed by YouTube"))
+
+    def _drop_note(self, responses: int, frames: _StreamFrames, how: str) -> str:
+        # A response cut by the drop is a transport break, not bad input: it is not
+        # dead-lettered; the reconnect's pageToken asks for it again whole.
+        cut = frames.pending
+        note = f"stream ended after {responses} responses ({how})"
+        if cut:
+            note += f"; {cut} bytes of a cut response will be read again"
+        log.info("youtube source %s: %s", self.source_id, note)
+        return note
+
+    async def _refusal(self, response: httpx.Response) -> ConnectorError:
+        """What a refused stream call means, like PlatformHTTP.request's mapping."""
+        await response.aread()
+        reason = error_reason(response)
+        status = response.status_code
+        if status == 401:
+            return AuthFailed(f"GET {STREAM_PATH}: 401 {reason}")
+        if status == 429:
+            retry_after = response.headers.get("retry-after", "")
+            wait = float(retry_after) if retry_after.isdigit() else 1.0
+            return RateLimited(f"GET {STREAM_PATH}: 429 {reason}", wait)
+        if reason == "quotaExceeded":
+            self.ledger.exhausted()
+        return PlatformError(status, reason)
+
+    async def _handle_frame(
+        self, raw: bytes, token: str | None
+    ) -> tuple[str | None, tuple[str | None, str] | None]:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            await self.dead_letter(raw, f"{STREAM_METHOD} response is not JSON")
+            return token, None
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            # A transcoded stream that fails sends the error as its last element.
+            error = body["error"]
+            raise PlatformError(_int(error.get("code")) or 500, _google_reason(error))
+        return await self._handle_body(body, raw, token, STREAM_METHOD)
+
+    async def _watch_viewers(self) -> None:
+        """Reads the viewer count every viewer_poll_s while the stream carries the chat."""
+        while True:
+            now = self.clock.monotonic()
+            if self._next_viewers_at is None:
+                self._next_viewers_at = now + self.viewer_poll_s
+            await self.clock.sleep(self._next_viewers_at - now)
+            self._next_viewers_at = self.clock.monotonic() + self.viewer_poll_s
+            try:
+                await self._read_viewers()
+            except (ConnectorError, httpx.HTTPError) as exc:
+                log.info("youtube source %s: viewer read failed: %s", self.source_id, type(exc))
 
     async def _chat_ended(self, emitted_id: str | None, note: str) -> None:
         """Tells the pipeline once (unless chatEndedEvent already did) and stops polling."""
@@ -666,6 +838,92 @@ class YouTubeConnector(Connector):
 
 class _ChatOver(ConnectorError):
     """The broadcast has ended: there is no chat to read."""
+
+
+class StreamDropped(ConnectorError):
+    """The streamList connection ended before the chat did: reopen it from the last token."""
+
+
+_OPEN = frozenset(b"{[")
+_CLOSE = frozenset(b"}]")
+_BETWEEN = frozenset(b"[],\r\n\t ")
+# A response is a page of at most 2,000 items; far beyond that, the stream is broken.
+MAX_STREAM_OBJECT = 16 * 1024 * 1024
+
+
+class _StreamFrames:
+    """Cuts a streamed body into whole top-level JSON objects as they complete.
+
+    Google's HTTP/JSON transcoding sends a server stream as one JSON array written an
+    element at a time ("[{..}" then ",{..}" ... "]"); one object per line reads the same.
+    """
+
+    def __init__(self) -> None:
+        self._object = bytearray()
+        self._stray = bytearray()
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an object (or stray text) not yet complete."""
+        return len(self._object) + len(self._stray)
+
+    def feed(self, chunk: bytes) -> list[tuple[bool, bytes]]:
+        """(True, object) for each object `chunk` completes; (False, text) for stray text
+        between objects."""
+        out: list[tuple[bool, bytes]] = []
+        for byte in chunk:
+            if self._depth == 0:
+                if byte == 0x7B:  # "{"
+                    self._flush_stray(out)
+                    self._depth = 1
+                    self._object.append(byte)
+                elif byte in _BETWEEN:
+                    if byte in (0x2C, 0x0A):  # "," or newline ends stray text
+                        self._flush_stray(out)
+                else:
+                    self._stray.append(byte)
+                continue
+            self._object.append(byte)
+            if len(self._object) > MAX_STREAM_OBJECT:
+                raise ConnectorError(
+                    f"stream response over {MAX_STREAM_OBJECT // 2**20} MiB without an end"
+                )
+            if self._in_string:
+                if self._escaped:
+                    self._escaped = False
+                elif byte == 0x5C:  # backslash
+                    self._escaped = True
+                elif byte == 0x22:  # '"'
+                    self._in_string = False
+            elif byte == 0x22:
+                self._in_string = True
+            elif byte in _OPEN:
+                self._depth += 1
+            elif byte in _CLOSE:
+                self._depth -= 1
+                if self._depth == 0:
+                    out.append((True, bytes(self._object)))
+                    self._object.clear()
+        return out
+
+    def _flush_stray(self, out: list[tuple[bool, bytes]]) -> None:
+        if self._stray:
+            out.append((False, bytes(self._stray)))
+            self._stray.clear()
+
+
+def _google_reason(error: Mapping[str, Any]) -> str:
+    """The reason of a Google error object ({"code","message","errors":[{"reason"}]})."""
+    for field in ("errors", "details"):
+        entries = error.get(field)
+        if isinstance(entries, Sequence) and not isinstance(entries, str):
+            for entry in entries:
+                if isinstance(entry, dict) and _text(entry.get("reason")):
+                    return str(entry["reason"])
+    return str(error.get("message") or error.get("status") or "error")[:300]
 
 
 def _reason(exc: Exception) -> str:

@@ -5,6 +5,13 @@ pollingIntervalMillis are 403 rateLimitExceeded; a daily quota ledger (403
 quotaExceeded, reset at midnight Pacific on the fake clock); Google error bodies;
 chat end (chatEndedEvent + offlineAt, then 403 liveChatEnded); moderation that
 injects messageDeletedEvent / userBannedEvent; 401 for a bad token; an OAuth token endpoint.
+
+streamList stand-in (GET .../liveChat/messages/stream): 5 units per call (per connection,
+not per message); recent history first, then one response whenever messages arrive, each
+with a nextPageToken to resume from (an unknown one is 400); the body is one JSON array
+written an element at a time, as Google's HTTP/JSON transcoding streams it. It can be told
+to drop a connection after N responses, abruptly and possibly mid-object; after the chat
+ends it sends the last response, closes the array, and answers 403 liveChatEnded.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date
@@ -21,10 +28,12 @@ from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from app.connectors.clock import SYSTEM_CLOCK, Clock
 from tests.conftest import RunningServer, run_server
@@ -33,6 +42,7 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 COSTS = {
     "videos.list": 1,
     "liveChatMessages.list": 5,
+    "liveChatMessages.streamList": 5,
     "liveChatMessages.insert": 20,
     "liveChatMessages.transition": 20,
     "liveChatMessages.delete": 50,
@@ -63,6 +73,23 @@ class ListCall:
     status: int
     reason: str | None = None
     items: int = 0
+
+
+@dataclass
+class StreamCall:
+    at: float  # fake clock monotonic seconds
+    token: str | None
+    status: int = 200
+    reason: str | None = None
+    responses: int = 0  # whole responses sent on this connection
+    dropped: bool = False  # cut abruptly by a drop_stream() order
+    cut_bytes: int = 0  # bytes of a response sent before the cut
+
+
+@dataclass(frozen=True)
+class StreamDrop:
+    after: int  # whole responses sent before the cut
+    mid_object: bool  # cut inside the next response rather than between two
 
 
 class FakeYouTube:
@@ -113,10 +140,16 @@ class FakeYouTube:
         self.token_refreshes = 0
         self.bans: list[dict[str, Any]] = []
         self.moderators: set[str] = {OWNER["channelId"]}
+        self.stream_calls: list[StreamCall] = []
+        self.stream_drops: deque[StreamDrop] = deque()
+        self.stream_injections: list[bytes] = []
+        self.closing = False  # set when the server stops: open streams end
+        self.news = asyncio.Event()  # set (and replaced) whenever the chat changes
         base = "/youtube/v3"
         self.app = Starlette(
             routes=[
                 Route(f"{base}/videos", self._videos, methods=["GET"]),
+                Route(f"{base}/liveChat/messages/stream", self._stream, methods=["GET"]),
                 Route(f"{base}/liveChat/messages", self._list, methods=["GET"]),
                 Route(f"{base}/liveChat/messages", self._delete, methods=["DELETE"]),
                 Route(f"{base}/liveChat/bans", self._ban, methods=["POST"]),
@@ -137,7 +170,12 @@ class FakeYouTube:
     def push(self, item: dict[str, Any]) -> dict[str, Any]:
         """Appends any item, well-formed or not."""
         self.messages.append(item)
+        self._announce()
         return item
+
+    def _announce(self) -> None:
+        self.news.set()
+        self.news = asyncio.Event()
 
     def _item(self, kind: str, author: dict[str, Any], **snippet: Any) -> dict[str, Any]:
         return {
@@ -213,6 +251,15 @@ class FakeYouTube:
         """The broadcast ends: chatEndedEvent, offlineAt, then 403 liveChatEnded."""
         self.push(self._item("chatEndedEvent", {**OWNER, "isChatOwner": True}))
         self.offline_at = self._stamp()
+
+    def drop_stream(self, *, after: int, mid_object: bool = True) -> None:
+        """The next stream connection is cut after `after` whole responses."""
+        self.stream_drops.append(StreamDrop(after, mid_object))
+
+    def inject_stream_element(self, raw: bytes) -> None:
+        """Sends `raw` as a whole array element on the open stream (malformed on purpose)."""
+        self.stream_injections.append(raw)
+        self._announce()
 
     async def chat_steadily(self, per_second: float, stop: asyncio.Event) -> list[str]:
         """Pushes numbered messages at a steady rate until `stop`; returns their ids."""
@@ -336,6 +383,60 @@ class FakeYouTube:
             }
         )
 
+    async def _stream(self, request: Request) -> Response:
+        params = request.query_params
+        token = params.get("pageToken")
+        call = StreamCall(self.clock.monotonic(), token)
+        self.stream_calls.append(call)
+
+        def refuse(response: Response, reason: str) -> Response:
+            call.status, call.reason = response.status_code, reason
+            return response
+
+        if refused := self._check(request, "liveChatMessages.streamList"):
+            return refuse(refused, "auth or quota")
+        if params.get("liveChatId") != self.live_chat_id:
+            return refuse(google_error(404, "liveChatNotFound"), "liveChatNotFound")
+        if self.end_delivered:
+            return refuse(
+                google_error(403, "liveChatEnded", "The live chat is no longer live."),
+                "liveChatEnded",
+            )
+        if not set(params.get("part", "").split(",")) >= {"snippet"}:
+            return refuse(google_error(400, "invalidPart"), "invalidPart")
+        max_results = int(params.get("maxResults", "500"))
+        if not 200 <= max_results <= 2000:
+            return refuse(
+                google_error(400, "invalidValue", "maxResults must be 200-2000"), "maxResults"
+            )
+        if token is None:
+            start = max(0, len(self.messages) - self.backlog_limit)  # the recent history
+        elif token in self.page_tokens:
+            start = self.page_tokens[token]
+        else:
+            return refuse(google_error(400, "pageTokenInvalid", "Unknown page token."), "token")
+        drop = self.stream_drops.popleft() if self.stream_drops else None
+        return _ChatStream(self, call, start, max_results, drop)
+
+    def _stream_response(self, position: int, max_results: int) -> tuple[bytes, int, list[str]]:
+        """One LiveChatMessageListResponse from `position`: (body, new position, item ids)."""
+        items = self.messages[position : position + max_results]
+        end = position + len(items)
+        next_token = secrets.token_urlsafe(12)
+        self.page_tokens[next_token] = end
+        body = orjson.dumps(
+            {
+                "kind": "youtube#liveChatMessageListResponse",
+                "etag": secrets.token_hex(4),
+                "nextPageToken": next_token,
+                "offlineAt": self.offline_at,
+                "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+                "items": items,
+            }
+        )
+        ids = [i["id"] for i in items if isinstance(i, dict) and "id" in i]
+        return body, end, ids
+
     async def _delete(self, request: Request) -> Response:
         if refused := self._check(request, "liveChatMessages.delete", write=True):
             return refused
@@ -415,8 +516,112 @@ class FakeYouTube:
         return JSONResponse({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
 
 
+class _ChatStream(Response):
+    """A streamList body, written while the connection lasts."""
+
+    def __init__(
+        self,
+        fake: FakeYouTube,
+        call: StreamCall,
+        position: int,
+        max_results: int,
+        drop: StreamDrop | None,
+    ) -> None:
+        self.fake = fake
+        self.call = call
+        self.position = position
+        self.max_results = max_results
+        self.drop = drop
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json; charset=UTF-8")],
+            }
+        )
+        watcher = asyncio.create_task(watch())
+        try:
+            await self._write(send, gone)
+        finally:
+            watcher.cancel()
+
+    async def _write(self, send: Send, gone: asyncio.Event) -> None:
+        fake, call, drop = self.fake, self.call, self.drop
+
+        async def body(data: bytes, *, more: bool = True) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": more})
+
+        def cut_here(mid_object: bool) -> bool:
+            return (
+                drop is not None and drop.mid_object is mid_object and call.responses == drop.after
+            )
+
+        # Returning without the end of the body makes uvicorn close the connection.
+        if cut_here(False):
+            call.dropped = True
+            return
+        opening = b"["
+        first = True  # the recent history goes out at once, even when empty
+        while True:
+            if not first:
+                await self._wait(gone)
+                if gone.is_set():
+                    return
+                if fake.closing:
+                    await body(b"]", more=False)
+                    return
+                for raw in fake.stream_injections:
+                    await body(b"\n," + raw)
+                fake.stream_injections.clear()
+                if self.position >= len(fake.messages):
+                    continue
+            first = False
+            element, position, ids = fake._stream_response(self.position, self.max_results)
+            data = opening + element
+            opening = b"\n,"
+            if cut_here(True):
+                call.dropped, call.cut_bytes = True, len(data) // 2
+                await body(data[: call.cut_bytes])
+                return
+            await body(data)
+            self.position = position
+            call.responses += 1
+            fake.served.update(ids)
+            if fake.offline_at is not None and position >= len(fake.messages):
+                fake.end_delivered = True
+                await body(b"]", more=False)
+                return
+            if cut_here(False):
+                call.dropped = True
+                return
+
+    async def _wait(self, gone: asyncio.Event) -> None:
+        """Until there is something to send, the client left, or the server stops."""
+        fake = self.fake
+        while not (
+            self.position < len(fake.messages)
+            or fake.stream_injections
+            or gone.is_set()
+            or fake.closing
+        ):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fake.news.wait(), 0.05)
+
+
 @contextlib.asynccontextmanager
 async def serve(fake: FakeYouTube) -> AsyncIterator[RunningServer]:
     """Serves the fake on a free 127.0.0.1 port; api_base is f"{base_url}/youtube/v3"."""
     async with run_server(fake.app) as server:
-        yield server
+        try:
+            yield server
+        finally:
+            fake.closing = True  # open streams end, so the server can stop
