@@ -4,7 +4,7 @@ Source config (non-secret): broadcaster_id, user_id (the token's user, who moder
 defaults to broadcaster_id), channel (login, for viewer counts and IRC), login (bot
 login, IRC only), chat_transport ("eventsub" | "irc"), eventsub_url, api_base,
 token_url, irc_url, keepalive_timeout_s, keepalive_grace_s, viewer_poll_s.
-Credentials: token, client_id, and optionally refresh_token + client_secret.
+Credentials: access_token, client_id, and optionally refresh_token + client_secret.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class TwitchConnector(Connector):
 
     def _headers(self) -> Mapping[str, str]:
         return {
-            "Authorization": f"Bearer {self.credentials.require('token')}",
+            "Authorization": f"Bearer {self.credentials.require('access_token')}",
             "Client-Id": self.credentials.require("client_id"),
         }
 
@@ -182,7 +182,7 @@ class TwitchConnector(Connector):
             self,
             url=str(self.config.get("irc_url", IRC_URL)),
             login=self._setting("login"),
-            token=self.credentials.require("token"),  # a refreshed one after AuthFailed
+            token=self.credentials.require("access_token"),  # a refreshed one after AuthFailed
             channels=[self._setting("channel")],
         )
         await irc.session()
@@ -542,7 +542,7 @@ class TwitchConnector(Connector):
         except (ValueError, KeyError, TypeError):
             return False
         values = {name: self.credentials.get(name) or "" for name in self.credentials.names()}
-        values["token"] = str(token)
+        values["access_token"] = str(token)
         if isinstance(body.get("refresh_token"), str):
             values["refresh_token"] = body["refresh_token"]
         # Kept in memory: the new token is scrubbed from errors like the stored ones.

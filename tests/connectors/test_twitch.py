@@ -75,7 +75,7 @@ def connector(
         event_id=event_id,
         source_id=source_id,
         config=twitch.config(broadcaster_id=BROADCASTER, keepalive_grace_s=2, **config),
-        credentials=Credentials(credentials or {"token": TOKEN, "client_id": CLIENT_ID}),
+        credentials=Credentials(credentials or {"access_token": TOKEN, "client_id": CLIENT_ID}),
         clock=clock,
         rng=random.Random(7),
     )
@@ -409,7 +409,7 @@ async def test_rejected_token_refreshes_once_then_fails_without_leaking(
     twitch: FakeTwitch, clock: ScaledClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    secrets = {"token": "tok-revoked-91ab7c", "client_id": CLIENT_ID,
+    secrets = {"access_token": "tok-revoked-91ab7c", "client_id": CLIENT_ID,
                "refresh_token": "rt-secret-33d0e1", "client_secret": twitch.client_secret}  # fmt: skip
     twitch.refresh_tokens[secrets["refresh_token"]] = Token(BROADCASTER, CLIENT_ID)
     twitch.refresh_gives_valid_tokens = False  # the user removed the app: new tokens fail too
@@ -425,7 +425,7 @@ async def test_rejected_token_refreshes_once_then_fails_without_leaking(
     assert twitch.refreshes == 1
     assert conn.health.last_error is not None
     assert "authentication failed" in conn.health.last_error and "401" in conn.health.last_error
-    leaked = [secrets["token"], secrets["refresh_token"], secrets["client_secret"], *twitch.issued]
+    leaked = [secrets["access_token"], secrets["refresh_token"], secrets["client_secret"], *twitch.issued]
     text = (
         "\n".join(r.getMessage() for r in caplog.records)
         + orjson.dumps(conn.health_dict()).decode()
@@ -438,7 +438,7 @@ async def test_rejected_token_refreshes_once_then_fails_without_leaking(
 async def test_expired_token_is_refreshed_and_the_session_comes_up(
     twitch: FakeTwitch, clock: ScaledClock
 ) -> None:
-    secrets = {"token": "tok-expired-0000", "client_id": CLIENT_ID,
+    secrets = {"access_token": "tok-expired-0000", "client_id": CLIENT_ID,
                "refresh_token": "rt-good-1111", "client_secret": twitch.client_secret}  # fmt: skip
     twitch.refresh_tokens["rt-good-1111"] = Token(BROADCASTER, CLIENT_ID, set(ALL_SCOPES))
     conn = connector(MemoryBus(), twitch, clock, credentials=secrets)
@@ -449,7 +449,7 @@ async def test_expired_token_is_refreshed_and_the_session_comes_up(
     finally:
         await conn.stop()
     assert twitch.refreshes == 1
-    assert conn.credentials.get("token") == twitch.issued[0]
+    assert conn.credentials.get("access_token") == twitch.issued[0]
 
 
 async def test_moderation_actions_and_twitchs_refusals(
@@ -489,7 +489,7 @@ async def test_moderation_actions_and_twitchs_refusals(
     # A token without the ban scope, and a moderator_id that is not the token's user.
     twitch.add_token("tok-chat-only", BROADCASTER, CLIENT_ID, {"moderator:manage:chat_messages"})
     conn = connector(
-        MemoryBus(), twitch, clock, credentials={"token": "tok-chat-only", "client_id": CLIENT_ID}
+        MemoryBus(), twitch, clock, credentials={"access_token": "tok-chat-only", "client_id": CLIENT_ID}
     )
     status, reason = await act("ban", user_id="888")
     assert status == "failed" and "Missing scope: moderator:manage:banned_users" in (reason or "")
