@@ -425,7 +425,12 @@ async def test_rejected_token_refreshes_once_then_fails_without_leaking(
     assert twitch.refreshes == 1
     assert conn.health.last_error is not None
     assert "authentication failed" in conn.health.last_error and "401" in conn.health.last_error
-    leaked = [secrets["access_token"], secrets["refresh_token"], secrets["client_secret"], *twitch.issued]
+    leaked = [
+        secrets["access_token"],
+        secrets["refresh_token"],
+        secrets["client_secret"],
+        *twitch.issued,
+    ]
     text = (
         "\n".join(r.getMessage() for r in caplog.records)
         + orjson.dumps(conn.health_dict()).decode()
@@ -489,7 +494,10 @@ async def test_moderation_actions_and_twitchs_refusals(
     # A token without the ban scope, and a moderator_id that is not the token's user.
     twitch.add_token("tok-chat-only", BROADCASTER, CLIENT_ID, {"moderator:manage:chat_messages"})
     conn = connector(
-        MemoryBus(), twitch, clock, credentials={"access_token": "tok-chat-only", "client_id": CLIENT_ID}
+        MemoryBus(),
+        twitch,
+        clock,
+        credentials={"access_token": "tok-chat-only", "client_id": CLIENT_ID},
     )
     status, reason = await act("ban", user_id="888")
     assert status == "failed" and "Missing scope: moderator:manage:banned_users" in (reason or "")
@@ -546,3 +554,30 @@ def test_fast_chat_envelopes_match_validated_ones() -> None:
     assert envelope == validated and envelope.truncated and envelope.original_length == 25
     assert envelope.to_json() == orjson.dumps(validated.model_dump(mode="json"))
     assert Envelope.from_json(envelope.to_json()) == validated
+
+
+async def test_irc_fallback_reads_chat_while_helix_still_moderates(
+    twitch: FakeTwitch, clock: ScaledClock
+) -> None:
+    """chat_transport=irc: chat comes over IRC; viewers and moderation still go through Helix."""
+    from tests.fakes.twitch_irc import FakeTwitchIrc
+
+    twitch.chat_ids.add("irc-1")
+    async with FakeTwitchIrc(tokens={TOKEN: "bot"}) as irc:
+        bus = MemoryBus()
+        conn = connector(
+            bus, twitch, clock, chat_transport="irc", irc_url=irc.url, login="bot",
+            channel="streamer",
+        )  # fmt: skip
+        await conn.start(timeout=5)
+        try:
+            assert conn.health.state is ConnectorState.connected
+            assert not twitch.live(connected_only=False), "no EventSub session in IRC mode"
+            await irc.send_frame([irc.privmsg("streamer", "hello over irc", msg_id="irc-1")])
+            got = await read(bus, 2)
+            assert "irc-1" in chat_ids(got)
+            assert any(e.kind is Kind.viewers and e.data["count"] == 2345 for e in got)
+            result = await conn.perform(Action("a", "delete", SOURCE, {"message_id": "irc-1"}))
+            assert result.status == "done" and twitch.deleted == ["irc-1"]
+        finally:
+            await conn.stop()
