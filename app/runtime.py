@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def quiet_gc() -> None:
@@ -17,3 +23,25 @@ def quiet_gc() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+async def cancel_and_wait(
+    tasks: Iterable[asyncio.Task[Any]], *, wait_s: float = 2.0, attempts: int = 3
+) -> bool:
+    """Cancels tasks and waits until they end; True if they all did.
+
+    Python 3.11's asyncio.wait_for (which redis-py awaits while sending a command)
+    drops a cancellation that races the completion of what it waits for; the task then
+    runs on, and a plain cancel-and-gather would wait forever. Asking again ends it.
+    Stopping a connector must not hang a worker, so each round waits at most `wait_s`.
+    """
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(attempts):
+        if not pending:
+            return True
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=wait_s)
+    for task in pending:
+        log.error("task %s did not stop after %d cancellations", task.get_name(), attempts)
+    return not pending

@@ -30,6 +30,7 @@ from app.connectors.errors import (
 from app.connectors.handoff import HandOff
 from app.envelope import Author, Envelope, Kind, make_envelope
 from app.pipeline.deltas import delta
+from app.runtime import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -421,13 +422,10 @@ class Connector(ABC):
         """Stops reading, lets what was read reach the bus (up to drain_timeout), closes."""
         produce, others = (self._tasks[0], self._tasks[1:]) if self._tasks else (None, [])
         if produce is not None:
-            produce.cancel()
-            await asyncio.gather(produce, return_exceptions=True)
+            await cancel_and_wait([produce])
         if not await self.handoff.drained(drain_timeout):
             log.warning("%s: %d envelopes not drained", self.source_id, len(self.handoff))
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        await cancel_and_wait(others)
         self._tasks = []
         with contextlib.suppress(Exception):
             await self.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 from collections import defaultdict
@@ -16,6 +15,7 @@ from app.bus import Bus
 from app.connectors.base import Connector
 from app.db import Database
 from app.events.models import Source
+from app.runtime import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +154,10 @@ class ConnectorSupervisor:
     async def _stop(self, unit: Unit) -> None:
         task = self.running.pop(unit)
         self.connectors.pop(unit, None)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        # The connector drains what it read (up to 5 s) before it lets go.
+        await cancel_and_wait([task], wait_s=10.0)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("connector %s ended with an error", unit.key, exc_info=task.exception())
         await self.bus.release_lease(f"connector:{unit.key}", self.owner)
 
     async def run(self) -> None:

@@ -320,3 +320,25 @@ def test_logging_of_a_failed_session_does_not_carry_the_secret(
 
     asyncio.run(scenario())
     assert all("tok-abcdef-42" not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_swallowed_cancellation_does_not_hang_stop() -> None:
+    from app.runtime import cancel_and_wait
+
+    swallowed = 0
+
+    async def stubborn() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                swallowed += 1
+                if swallowed == 1:
+                    continue  # as a library's timeout handling may do, once
+                raise
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    assert await cancel_and_wait([task], wait_s=0.2)
+    assert task.cancelled() and swallowed == 2
