@@ -96,6 +96,10 @@ class WebhookConnectorBase(Connector):
     async def after_parse(self, delivery: Delivery, envelopes: Sequence[Envelope]) -> None:
         """Hook for side effects of a delivery (headcounts, report imports)."""
 
+    async def after_batch(self) -> None:
+        """Hook run after a batch is handled and before it is acknowledged (save state:
+        a crash before the ack replays the batch, so state saved here stays consistent)."""
+
     async def produce(self) -> None:
         self.connected()
         while True:
@@ -104,6 +108,8 @@ class WebhookConnectorBase(Connector):
             )
             for entry in entries:
                 await self._handle(entry.entry_id, entry.payload)
+            if entries:
+                await self.after_batch()
             await self.bus.ack_inbox(self.event_id, self.source_id, [e.entry_id for e in entries])
             if not entries:
                 await asyncio.sleep(0)

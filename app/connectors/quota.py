@@ -18,8 +18,8 @@ COSTS: dict[str, int] = {
     "liveChatMessages.streamList": 5,  # per connection, however many messages it carries
     "liveChatMessages.insert": 20,
     "liveChatMessages.transition": 20,
-    "liveChatMessages.delete": 50,
-    "liveChatBans.insert": 50,
+    "liveChatMessages.delete": 20,  # the method's own page (liveChatMessages/delete)
+    "liveChatBans.insert": 50,  # unconfirmed: counted high so the ledger errs safe
     "liveChatBans.delete": 50,
 }
 DEFAULT_DAILY_QUOTA = 10_000

@@ -1,0 +1,211 @@
+"""The generic (Standard Webhooks) connector, fed by the fake sender through the real app."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from app.connectors.clock import ScaledClock
+from app.connectors.webhook import WebhookConnector
+from app.envelope import Envelope, Kind
+from app.events import service as events
+from app.events.models import Event, Source
+from app.main import create_app
+from tests.conftest import Stack, run_server
+from tests.fakes.webhook_sender import WebhookSender
+
+OLD = "whsec_" + base64.b64encode(b"old-generic-secret-32-bytes-long").decode()
+NEW = "whsec_" + base64.b64encode(b"new-generic-secret-32-bytes-long").decode()
+STRANGER = "whsec_" + base64.b64encode(b"someone-else-secret-32-bytes-lon").decode()
+ONE_BACKEND = pytest.mark.parametrize("backend", ["embedded"])
+
+CHAT = {"type": "chat", "id": "c1", "author": {"id": "u1", "name": "Ana"}, "text": "hello"}
+
+
+@dataclass
+class Generic:
+    stack: Stack
+    source: Source
+    sender: WebhookSender
+    connector: WebhookConnector
+    seen: list[Envelope]
+
+    async def envelopes(
+        self, until: Callable[[list[Envelope]], bool], timeout: float = 5.0
+    ) -> list[Envelope]:
+        deadline = time.monotonic() + timeout
+        while not until(self.seen):
+            assert time.monotonic() < deadline, f"timed out; got {self.seen}"
+            entries = await self.stack.bus.read_ingest(
+                "test", [self.source.event_id], 500, block_ms=50
+            )
+            self.seen += [Envelope.from_json(e.payload) for e in entries]
+        return self.seen
+
+    async def queued(self) -> int:
+        entries = await self.stack.bus.read_inbox(self.source.event_id, self.source.id, 100, 10)
+        return len(entries)
+
+
+@pytest.fixture
+async def event(stack: Stack) -> Event:
+    async with stack.db.sessions() as session:
+        created = await events.create_event(session, "launch", "Launch")
+        await session.commit()
+        return created
+
+
+async def add_source(stack: Stack, event: Event) -> Source:
+    async with stack.db.sessions() as session:
+        source = await events.add_source(
+            session, event, "webhook", "Feedback form", config={"label": "forms"}
+        )
+        # Mid-rotation: the sender may sign with the new secret, the old one, or both.
+        source.credentials = {"secret": NEW, "previous_secret": OLD}
+        await session.commit()
+        return source
+
+
+@pytest.fixture
+async def door(stack: Stack, event: Event) -> AsyncIterator[Generic]:
+    """The route only: deliveries stay in the inbox, so a test can count what was queued."""
+    source = await add_source(stack, event)
+    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+    async with run_server(app) as server, httpx.AsyncClient() as client:
+        sender = WebhookSender(f"{server.base_url}/hooks/{source.id}", [NEW], client=client)
+        connector = WebhookConnector.for_source(stack.bus, source, clock=ScaledClock(10))
+        assert isinstance(connector, WebhookConnector)
+        yield Generic(stack, source, sender, connector, [])
+
+
+@pytest.fixture
+async def generic(door: Generic) -> AsyncIterator[Generic]:
+    await door.connector.start(timeout=5)
+    try:
+        yield door
+    finally:
+        await door.connector.stop(drain_timeout=1)
+
+
+async def test_each_documented_type_becomes_an_envelope(generic: Generic) -> None:
+    send = generic.sender.deliver
+    await send(CHAT)
+    await send(
+        {
+            "type": "question",
+            "id": "q1",
+            "author": {"id": "u2", "name": "Bo"},
+            "text": "Will slides be shared?",
+            "at": "2025-05-01T17:02:03Z",
+        }
+    )
+    await send({"type": "viewers", "count": 412}, msg_id="msg_viewers_1")  # no id: webhook-id
+    await send({"type": "vote", "id": "v1", "author": {"id": "u3", "name": "Cy"}, "question": "q1"})
+    seen = await generic.envelopes(lambda seen: len(seen) == 4)
+
+    by_kind = {e.kind: e for e in seen}
+    chat = by_kind[Kind.chat]
+    assert chat.text == "hello" and chat.author is not None and chat.author.name == "Ana"
+    question = by_kind[Kind.question]
+    assert question.platform_message_id == "q1"
+    assert question.platform_at.isoformat() == "2025-05-01T17:02:03+00:00"
+    viewers = by_kind[Kind.viewers]
+    assert viewers.data == {"count": 412} and viewers.platform_message_id == "msg_viewers_1"
+    assert by_kind[Kind.vote].data == {"question": "q1"}
+    assert {e.platform for e in seen} == {"webhook:forms"}
+    assert all(a.status == 204 and a.acknowledged for a in generic.sender.attempts)
+
+
+@ONE_BACKEND
+async def test_forged_stale_or_rewritten_deliveries_are_refused_and_not_queued(
+    door: Generic,
+) -> None:
+    deliver = door.sender.deliver
+    refused = {
+        "tampered body": await deliver(CHAT, tamper=True),
+        "301 s old": await deliver(CHAT, offset_s=-301),
+        "301 s ahead": await deliver(CHAT, offset_s=301),
+        "re-serialised JSON": await deliver(CHAT, reserialize=True),
+        "unknown secret": await deliver(CHAT, secrets=[STRANGER]),
+    }
+    for case, attempts in refused.items():
+        # 401, and no retry: a signature we refuse will not get better.
+        assert [a.status for a in attempts] == [401], case
+    assert await door.queued() == 0
+    accepted = {
+        "rotation, both signatures": await deliver(CHAT, secrets=[STRANGER, NEW]),
+        "previous secret": await deliver(CHAT, secrets=[OLD]),
+        "299 s old": await deliver(CHAT, offset_s=-299),
+    }
+    for case, attempts in accepted.items():
+        assert [a.status for a in attempts] == [204], case
+    assert await door.queued() == 3
+
+
+async def test_duplicates_and_retries_are_processed_once(generic: Generic) -> None:
+    sender = generic.sender
+    await sender.deliver(CHAT, msg_id="msg_dup")
+    await sender.deliver(CHAT, msg_id="msg_dup")  # the sender sent it twice
+    sender.late_acks = 2  # our 204 reached it too late, twice: it retries
+    retried = await sender.deliver(
+        {"type": "chat", "id": "c2", "author": {"id": "u1", "name": "Ana"}, "text": "again"},
+        msg_id="msg_retried",
+    )
+    assert [a.acknowledged for a in retried] == [False, False, True]
+    assert {a.msg_id for a in retried} == {"msg_retried"}
+    gaps = [b.at_s - a.at_s for a, b in itertools.pairwise(retried)]
+    assert 5 <= gaps[0] < 100 and 300 <= gaps[1] < 400  # the sender's 5 s, 5 min
+    await sender.deliver({**CHAT, "id": "c3", "text": "last"}, msg_id="msg_last")
+    seen = await generic.envelopes(lambda seen: any(e.platform_message_id == "c3" for e in seen))
+    assert [e.platform_message_id for e in seen] == ["c1", "c2", "c3"]
+
+
+async def test_malformed_deliveries_are_dead_lettered_and_later_ones_work(
+    generic: Generic,
+) -> None:
+    bad = {
+        b"[1, 2, 3]": "not a JSON object",
+        b'{"type": "poll"}': "\"type\" is 'poll'",
+        b'{"type": "chat", "author": {"id": "u1", "name": "A"}}': 'needs a non-empty "text"',
+        b'{"type": "viewers", "count": -3}': 'need "count"',
+        b'{"type": "vote", "author": {"id": "u1", "name": "A"}}': 'needs "question"',
+        b'{"type": "question", "text": "why?"}': '"author" must be',
+        b'{"type": "chat", "text": "x", "author": {"id": "u", "name": "A"}, "at": "soon"}': '"at"',
+    }
+    for body in bad:
+        assert [a.status for a in await generic.sender.deliver(body)] == [204]
+    await generic.sender.deliver(CHAT)
+    seen = await generic.envelopes(lambda seen: bool(seen))
+    assert [e.platform_message_id for e in seen] == ["c1"]
+    letters = await generic.stack.bus.dead_letters(generic.source.event_id)
+    assert len(letters) == len(bad)
+    reasons = [d.reason for d in letters]
+    for expected in bad.values():
+        assert any(expected in r for r in reasons), expected
+    # Every reason says what was expected, so whoever sends it can fix their side.
+    assert all('expected {"type": "chat"|"question"|"viewers"|"vote"' in r for r in reasons)
+    assert {d.payload for d in letters} == set(bad)
+
+
+@ONE_BACKEND
+async def test_secrets_never_reach_logs_or_health(
+    generic: Generic, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await generic.sender.deliver(CHAT, secrets=[STRANGER])  # refused
+    await generic.sender.deliver(b"not json")  # dead-lettered
+    await generic.sender.deliver(CHAT)
+    await generic.envelopes(lambda seen: bool(seen))
+    await generic.connector.report_health()
+    health = await generic.stack.bus.read_health(generic.source.event_id)
+    texts = [r.getMessage() for r in caplog.records] + [h.decode() for h in health.values()]
+    assert any("dead-lettered" in t for t in texts)
+    for secret in (NEW, OLD, NEW.removeprefix("whsec_"), OLD.removeprefix("whsec_")):
+        assert not [t for t in texts if secret in t]
