@@ -69,7 +69,11 @@ async def collect(ws: Any, seconds: float) -> list[tuple[int, str, str]]:
         except TimeoutError:
             break
         if frame["type"] == "batch":
-            items += [(i["seq"], i["type"], i["data"]["id"]) for i in frame["items"]]
+            # Sources' health deltas carry a source_id, not an id; every console gets them too.
+            items += [
+                (i["seq"], i["type"], i["data"].get("id") or i["data"]["source_id"])
+                for i in frame["items"]
+            ]
     return items
 
 
