@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-py test-frontend check bench services browser clean
+.PHONY: setup run test test-py test-frontend check bench bench-twitch services browser clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -52,6 +52,11 @@ check: setup
 ## bench: the Live-10 benchmark on Redis + PostgreSQL; writes bench/results/live10.json
 bench: setup services
 	$(BIN)/python -m bench.live10
+
+## bench-twitch: the Twitch reader's parse + hand-off rate on one core (target >= 20,000 msg/s)
+bench-twitch: setup services
+	$(BIN)/python -m bench.twitch_parse
+	$(BIN)/python -m bench.twitch_parse --count 60000 --redis redis://127.0.0.1:6379/9
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist bench/results
