@@ -100,6 +100,10 @@ class Bus(ABC):
     async def dead_letter_count(self, event_id: str) -> int: ...
 
     @abstractmethod
+    async def dead_letter_counts(self, event_id: str) -> dict[str, int]:
+        """Dead letters set aside so far, by source id ("" for input of no known source)."""
+
+    @abstractmethod
     async def publish_live(
         self, event_id: str, items: Sequence[tuple[str, bytes]], *, urgent: bool = False
     ) -> LiveBatch:

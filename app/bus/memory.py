@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ class MemoryBus(Bus):
         self._seq: dict[str, int] = defaultdict(int)
         self._events: set[str] = set()
         self._dead: dict[str, deque[DeadLetter]] = defaultdict(lambda: deque(maxlen=10_000))
+        self._dead_counts: dict[str, Counter[str]] = defaultdict(Counter)
         self._seen: dict[str, tuple[str, float]] = {}
         self._cursors: dict[str, str] = {}
         self._health: dict[str, dict[str, bytes]] = defaultdict(dict)
@@ -141,12 +142,16 @@ class MemoryBus(Bus):
         self, event_id: str, payload: bytes, reason: str, source_id: str = ""
     ) -> None:
         self._dead[event_id].append(DeadLetter(reason, payload, source_id, datetime.now(UTC)))
+        self._dead_counts[event_id][source_id] += 1
 
     async def dead_letters(self, event_id: str, count: int = 100) -> list[DeadLetter]:
         return list(reversed(self._dead[event_id]))[:count]
 
     async def dead_letter_count(self, event_id: str) -> int:
         return len(self._dead[event_id])
+
+    async def dead_letter_counts(self, event_id: str) -> dict[str, int]:
+        return dict(self._dead_counts[event_id])
 
     # -- live --
     async def publish_live(

@@ -166,12 +166,16 @@ class RedisBus(Bus):
     async def add_dead_letter(
         self, event_id: str, payload: bytes, reason: str, source_id: str = ""
     ) -> None:
-        await self.redis.xadd(
-            self._k(event_id, "dead"),
-            {b"r": reason, b"e": payload, b"s": source_id},
-            maxlen=10_000,
-            approximate=True,
-        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                self._k(event_id, "dead"),
+                {b"r": reason, b"e": payload, b"s": source_id},
+                maxlen=10_000,
+                approximate=True,
+            )
+            # A running count per source: the stream is trimmed, the count is not.
+            pipe.hincrby(self._k(event_id, "dead:count"), source_id, 1)
+            await pipe.execute()
 
     async def dead_letters(self, event_id: str, count: int = 100) -> list[DeadLetter]:
         entries = await self.redis.xrevrange(self._k(event_id, "dead"), count=count)
@@ -187,6 +191,10 @@ class RedisBus(Bus):
 
     async def dead_letter_count(self, event_id: str) -> int:
         return int(await self.redis.xlen(self._k(event_id, "dead")))
+
+    async def dead_letter_counts(self, event_id: str) -> dict[str, int]:
+        raw = await self.redis.hgetall(self._k(event_id, "dead:count"))
+        return {k.decode(): int(v) for k, v in raw.items()}
 
     # -- live --
     async def publish_live(

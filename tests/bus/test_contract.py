@@ -166,6 +166,9 @@ async def test_dead_letters_keep_reason_and_payload(stack: Stack) -> None:
     assert all(d.at.tzinfo is not None for d in dead)
     assert await bus.dead_letter_count("e1") == 2
     assert await bus.dead_letter_count("e2") == 0
+    await bus.add_dead_letter("e1", b"[]", "not an object", source_id="s1")
+    assert await bus.dead_letter_counts("e1") == {"": 1, "s1": 2}
+    assert await bus.dead_letter_counts("e2") == {}
 
 
 async def test_inbox_hands_a_crashed_readers_entries_to_the_next(stack: Stack) -> None:
