@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from app.events import service as events
 from app.events.models import Event, Source
 from app.main import create_app
 from app.models import Base
+from tests.fakes.server import free_port, serve_asgi
 
 REDIS_URL = os.environ.get("CONTROLROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 POSTGRES_ADMIN_DSN = os.environ.get(
@@ -174,12 +174,6 @@ async def seeded(stack: Stack) -> Seeded:
     return Seeded(event, sources, admin, "admin-pass", member, outsider)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class RunningServer:
     base_url: str
@@ -192,30 +186,15 @@ class RunningServer:
 async def run_server(app: Any) -> AsyncIterator[RunningServer]:
     """Serves the app with uvicorn on a free port inside the test's event loop."""
     port = free_port()
-    config = uvicorn.Config(
+    async with serve_asgi(
         app,
-        host="127.0.0.1",
-        port=port,
+        port,
         ws="websockets-sansio",
         # As `controlroom serve` does: compression only when the settings ask for it.
         ws_per_message_deflate=app.state.settings.ws_compression,
-        log_level="warning",
         lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    ) as server:
         yield RunningServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app, server)
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 10)
 
 
 @pytest.fixture

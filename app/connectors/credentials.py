@@ -36,6 +36,20 @@ class Credentials:
             raise NotConfigured(f"credential {name!r} is missing (set it on the {where})")
         return value
 
+    def refresh_grant(self) -> dict[str, str] | None:
+        """The form of an OAuth 2.0 refresh_token grant; None when a part of it is missing."""
+        refresh_token = self.get("refresh_token")
+        client_id = self.get("client_id")
+        client_secret = self.get("client_secret")
+        if not (refresh_token and client_id and client_secret):
+            return None
+        return {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+
     def names(self) -> list[str]:
         return sorted(self._values)
 

@@ -38,3 +38,8 @@ class PlatformError(ConnectorError):
 
 class NotConfigured(ConnectorError):
     """The source lacks a setting or credential it needs; names it, never its value."""
+
+
+class Malformed(ValueError):
+    """Input from a platform we cannot use (a frame, item or delivery): dead-lettered with
+    this reason. A ValueError, not a ConnectorError: the link is fine, only this input is not."""

@@ -21,14 +21,11 @@ import orjson
 
 from app.connectors.base import Connector
 from app.connectors.credentials import Credentials
+from app.connectors.errors import Malformed
 from app.envelope import Envelope
 
 # Zoom retries over about 85 minutes; keep delivery ids well beyond that.
 DEDUPE_TTL_S = 3 * 3600
-
-
-class Malformed(ValueError):
-    """A delivery we cannot use; it is dead-lettered with this reason."""
 
 
 @dataclass(frozen=True)

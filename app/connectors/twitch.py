@@ -25,6 +25,7 @@ from app.connectors.credentials import Credentials
 from app.connectors.errors import (
     AuthFailed,
     ConnectorError,
+    Malformed,
     NotConfigured,
     PlatformError,
     RateLimited,
@@ -38,7 +39,6 @@ from app.connectors.twitch_events import (
     POLL_END,
     POLL_PROGRESS,
     EnvelopeFactory,
-    Malformed,
     RecentIds,
     parse_frame,
 )
@@ -512,17 +512,9 @@ class TwitchConnector(Connector):
     # -- credentials --
     async def refresh_credentials(self) -> bool:
         """Trades the refresh token for a new access token (kept in memory only)."""
-        refresh = self.credentials.get("refresh_token")
-        client_id = self.credentials.get("client_id")
-        secret = self.credentials.get("client_secret")
-        if not (refresh and client_id and secret):
+        form = self.credentials.refresh_grant()
+        if form is None:
             return False
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh,
-            "client_id": client_id,
-            "client_secret": secret,
-        }
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 response = await client.post(

@@ -9,11 +9,13 @@ Envelope.trusted (no second validation). Every other kind goes through make_enve
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from app.connectors.errors import Malformed
 from app.envelope import DEFAULT_MAX_TEXT, Envelope, Kind, make_envelope
 
 CHAT_MESSAGE = "channel.chat.message"
@@ -34,28 +36,15 @@ ROLE_BADGES = {
 _MAX_ID = 128
 
 
-class Malformed(ValueError):
-    """A frame or event we cannot use; dead-lettered with this reason."""
-
-
+@dataclass(slots=True)
 class Frame:
     """One EventSub WebSocket message: its metadata and its payload."""
 
-    __slots__ = ("message_id", "message_type", "payload", "subscription_type", "timestamp")
-
-    def __init__(
-        self,
-        message_id: str,
-        message_type: str,
-        timestamp: str,
-        subscription_type: str | None,
-        payload: dict[str, Any],
-    ) -> None:
-        self.message_id = message_id
-        self.message_type = message_type
-        self.timestamp = timestamp
-        self.subscription_type = subscription_type
-        self.payload = payload
+    message_id: str
+    message_type: str
+    timestamp: str
+    subscription_type: str | None
+    payload: dict[str, Any]
 
 
 def parse_frame(raw: bytes | str) -> Frame:
@@ -104,25 +93,15 @@ def _text(value: Any, field: str, limit: int = _MAX_ID) -> str:
     return value
 
 
+@dataclass(slots=True, kw_only=True)
 class EnvelopeFactory:
     """Builds a source's envelopes from notification frames; holds what every one shares."""
 
-    __slots__ = ("event_id", "max_text", "now", "platform", "source_id")
-
-    def __init__(
-        self,
-        *,
-        event_id: str,
-        source_id: str,
-        now: Callable[[], datetime],
-        platform: str = "twitch",
-        max_text: int = DEFAULT_MAX_TEXT,
-    ) -> None:
-        self.event_id = event_id
-        self.source_id = source_id
-        self.platform = platform
-        self.now = now
-        self.max_text = max_text
+    event_id: str
+    source_id: str
+    now: Callable[[], datetime]
+    platform: str = "twitch"
+    max_text: int = DEFAULT_MAX_TEXT
 
     def notification(self, frame: Frame) -> Envelope | None:
         """The envelope of a notification; None for a type we do not use; raises Malformed."""

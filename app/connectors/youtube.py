@@ -24,6 +24,7 @@ from app.connectors.base import (
 from app.connectors.errors import (
     AuthFailed,
     ConnectorError,
+    Malformed,
     NotConfigured,
     PlatformError,
     RateLimited,
@@ -67,10 +68,6 @@ MEMBERSHIP_TYPES = {
     "membershipGiftingEvent": ("gifting", "membershipGiftingDetails"),
     "giftMembershipReceivedEvent": ("gift_received", "giftMembershipReceivedDetails"),
 }
-
-
-class Malformed(ValueError):
-    """An item YouTube sent that we cannot read; it is dead-lettered with this reason."""
 
 
 def _text(value: Any) -> str | None:
@@ -174,22 +171,15 @@ class YouTubeConnector(Connector):
 
     async def refresh_credentials(self) -> bool:
         """Trades the refresh token for a new access token (OAuth 2.0 refresh grant)."""
-        refresh_token = self.credentials.get("refresh_token")
-        client_id = self.credentials.get("client_id")
-        client_secret = self.credentials.get("client_secret")
-        if not (refresh_token and client_id and client_secret):
+        form = self.credentials.refresh_grant()
+        if form is None:
             return False
         self.refreshes += 1
         try:
             # An absolute URL: no Bearer header goes to the token endpoint.
             response = await self.http.client.post(
                 self.token_url,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": refresh_token,
-                    "client_id": client_id,
-                    "client_secret": client_secret,
-                },
+                data=form,
             )
         except httpx.HTTPError as exc:
             log.warning("youtube source %s: token refresh failed: %s", self.source_id, type(exc))
@@ -412,7 +402,7 @@ class YouTubeConnector(Connector):
                     LIST_METHOD,
                     "GET",
                     "/liveChat/messages",
-                    params=self._list_params(token),
+                    params=self._chat_params(token),
                 )
             except PlatformError as exc:
                 if exc.status == 400 and token is not None:
@@ -426,13 +416,9 @@ class YouTubeConnector(Connector):
                 if exc.reason == "rateLimitExceeded":
                     self.set_state(ConnectorState.connected, "polled too early: rateLimitExceeded")
                     continue
-                if exc.reason == "quotaExceeded":
-                    await self._wait_for_reset(self._exhausted_note())
+                if await self._read_again(exc):
                     continue
-                if exc.reason == "liveChatEnded":
-                    await self._chat_ended(None, "live chat ended")
-                    return await _hold()
-                raise
+                return await _hold()
             self._last_response_at = self.clock.monotonic()
             self.keepalive()
             token, ended = await self._handle_page(response, token)
@@ -440,7 +426,19 @@ class YouTubeConnector(Connector):
                 await self._chat_ended(*ended)
                 return await _hold()
 
-    def _list_params(self, token: str | None) -> dict[str, Any]:
+    async def _read_again(self, exc: PlatformError) -> bool:
+        """After a refused chat read: True once the quota is back, False when the chat has
+        ended (recorded); any other refusal is raised again."""
+        if exc.reason == "quotaExceeded":
+            await self._wait_for_reset(self._exhausted_note())
+            return True
+        if exc.reason == "liveChatEnded":
+            await self._chat_ended(None, "live chat ended")
+            return False
+        raise exc
+
+    def _chat_params(self, token: str | None) -> dict[str, Any]:
+        """The query of a liveChatMessages read, polled (list) or streamed (streamList)."""
         params: dict[str, Any] = {
             "liveChatId": self.live_chat_id,
             "part": "id,snippet,authorDetails",
@@ -521,29 +519,15 @@ class YouTubeConnector(Connector):
                         )
                         token = None
                         continue
-                    if exc.reason == "quotaExceeded":
-                        await self._wait_for_reset(self._exhausted_note())
+                    if await self._read_again(exc):
                         continue
-                    if exc.reason == "liveChatEnded":
-                        await self._chat_ended(None, "live chat ended")
-                        return await _hold()
-                    raise
+                    return await _hold()
                 await self._chat_ended(*ended)
                 return await _hold()
         finally:
             if viewers is not None:
                 viewers.cancel()
                 await asyncio.gather(viewers, return_exceptions=True)
-
-    def _stream_params(self, token: str | None) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "liveChatId": self.live_chat_id,
-            "part": "id,snippet,authorDetails",
-            "maxResults": self.max_results,
-        }
-        if token:
-            params["pageToken"] = token
-        return params
 
     async def _read_stream(self, token: str | None) -> tuple[str | None, str]:
         """One streamList connection; each response is emitted and checkpointed as it
@@ -555,7 +539,7 @@ class YouTubeConnector(Connector):
             async with self.http.client.stream(
                 "GET",
                 STREAM_PATH,
-                params=self._stream_params(token),
+                params=self._chat_params(token),
                 headers=self._auth_headers(),
                 timeout=httpx.Timeout(CONNECT_TIMEOUT_S, read=self.stream_idle_s),
             ) as response:

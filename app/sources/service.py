@@ -81,12 +81,7 @@ def data(source: Source, health_raw: bytes | None = None) -> dict[str, Any]:
     """A source as every console sees it: credentials by name only."""
     return {
         "id": source.id,
-        "platform": source.platform,
-        "name": source.name,
-        "kind": str(source.kind),
-        "enabled": source.enabled,
-        "version": source.version,
-        "config": dict(source.config or {}),
+        **_settings(source),
         "credentials_set": credential_names(source.credentials),
         "capabilities": sorted(capabilities_for(source.platform)),
         "webhook_url": webhook_path(source.id) if source.platform in WEBHOOK_PLATFORMS else None,
@@ -110,7 +105,8 @@ def credential_names(credentials: Mapping[str, Any] | None) -> list[str]:
     return sorted(k for k, v in (credentials or {}).items() if v not in (None, ""))
 
 
-def _audit_state(source: Source) -> dict[str, Any]:
+def _settings(source: Source) -> dict[str, Any]:
+    """What a source is set to, as consoles see it and the audit log records it."""
     return {
         "platform": source.platform,
         "name": source.name,
@@ -118,8 +114,11 @@ def _audit_state(source: Source) -> dict[str, Any]:
         "enabled": source.enabled,
         "version": source.version,
         "config": dict(source.config or {}),
-        "credentials": credential_names(source.credentials),
     }
+
+
+def _audit_state(source: Source) -> dict[str, Any]:
+    return {**_settings(source), "credentials": credential_names(source.credentials)}
 
 
 # -- validation ------------------------------------------------------------------

@@ -25,6 +25,7 @@ from app.events import service as events
 from app.events.models import Event
 from app.pipeline.worker import PipelineWorker
 from tests.conftest import Seeded, Stack
+from tests.connectors.started import started
 from tests.fakes.helix import ALL_SCOPES, Token
 from tests.fakes.twitch_eventsub import FakeTwitch, chat_event, poll_event
 
@@ -120,8 +121,7 @@ async def test_chat_polls_and_viewers_reach_the_pipeline(
         stack.bus, twitch, clock, event_id=event.id, source_id=source.id,
         channel="streamer", viewer_poll_s=1,
     )  # fmt: skip
-    await conn.start(timeout=5)
-    try:
+    async with started(conn):
         assert conn.health.state is ConnectorState.connected
         await twitch.wait_for_session()
         await twitch.notify(
@@ -140,8 +140,6 @@ async def test_chat_polls_and_viewers_reach_the_pipeline(
             await twitch.notify(f"channel.poll.{phase}", poll_event(phase, votes))
         entries = await read_entries(stack.bus, 8, event_id=event.id)
         got = [Envelope.from_json(e.payload) for e in entries]
-    finally:
-        await conn.stop()
 
     chat = [e for e in got if e.kind is Kind.chat]
     assert [e.platform_message_id for e in chat] == ["m-1", "m-2"]
@@ -193,9 +191,7 @@ async def test_server_reconnect_moves_without_loss_doubling_or_4007(
     twitch: FakeTwitch, clock: ScaledClock
 ) -> None:
     bus = MemoryBus()
-    conn = connector(bus, twitch, clock)
-    await conn.start(timeout=5)
-    try:
+    async with started(connector(bus, twitch, clock)) as conn:
         old = await twitch.wait_for_session()
         for n in range(3):
             await twitch.notify(CHAT, chat_event(f"m-{n}", f"before {n}"))
@@ -212,8 +208,6 @@ async def test_server_reconnect_moves_without_loss_doubling_or_4007(
         got = await read(bus, 9)
         await until(lambda: old.status == "closed")
         carried = {s["type"] for s in new.subscriptions.values()}
-    finally:
-        await conn.stop()
     assert chat_ids(got) == [f"m-{n}" for n in range(9)]
     assert not any(code == 4007 for _sid, code in twitch.closes)
     assert twitch.invalid_reconnects == 0
@@ -228,9 +222,7 @@ async def test_plain_drop_resubscribes_on_the_new_session(
     twitch: FakeTwitch, clock: ScaledClock
 ) -> None:
     bus = MemoryBus()
-    conn = connector(bus, twitch, clock)
-    await conn.start(timeout=5)
-    try:
+    async with started(connector(bus, twitch, clock)) as conn:
         first = await twitch.wait_for_session()
         twitch.drop(first)
         second = await twitch.wait_for_session(
@@ -239,8 +231,6 @@ async def test_plain_drop_resubscribes_on_the_new_session(
         assert [sid for sid, _ in twitch.subscription_posts].count(second.id) == 6
         await twitch.notify(CHAT, chat_event("after-drop", "still here"))
         got = await read(bus, 1)
-    finally:
-        await conn.stop()
     assert chat_ids(got) == ["after-drop"]
     assert conn.health.reconnects >= 1
 
@@ -249,15 +239,11 @@ async def test_redelivered_notifications_are_offered_once(
     twitch: FakeTwitch, clock: ScaledClock
 ) -> None:
     bus = MemoryBus()
-    conn = connector(bus, twitch, clock)
-    await conn.start(timeout=5)
-    try:
+    async with started(connector(bus, twitch, clock)):
         await twitch.wait_for_session()
         for n in range(3):
             await twitch.notify(CHAT, chat_event(f"d-{n}", "twice"), duplicate=True)
         got = await read(bus, 3)
-    finally:
-        await conn.stop()
     assert chat_ids(got) == ["d-0", "d-1", "d-2"]
 
 
@@ -265,9 +251,7 @@ async def test_malformed_frames_are_dead_lettered_and_reading_goes_on(
     twitch: FakeTwitch, clock: ScaledClock
 ) -> None:
     bus = MemoryBus()
-    conn = connector(bus, twitch, clock)
-    await conn.start(timeout=5)
-    try:
+    async with started(connector(bus, twitch, clock)) as conn:
         session = await twitch.wait_for_session()
         await twitch.send_raw(session, "not json {")
         await twitch.send_raw(session, orjson.dumps({"payload": {}}))
@@ -281,8 +265,6 @@ async def test_malformed_frames_are_dead_lettered_and_reading_goes_on(
         got = await read(bus, 1)
         await until(lambda: conn.health.malformed == 4)
         dead = await bus.dead_letters(EVENT)
-    finally:
-        await conn.stop()
     assert chat_ids(got) == ["good-1"]
     reasons = " | ".join(d.reason for d in dead)
     assert "not JSON" in reasons and "chatter_user_id" in reasons and "vote count" in reasons
@@ -305,20 +287,15 @@ async def test_pings_are_answered_while_the_bus_stalls(clock: ScaledClock) -> No
     fake = FakeTwitch(clock=clock, ping_interval_s=2, pong_timeout_s=3)
     fake.add_token(TOKEN, BROADCASTER, CLIENT_ID)
     bus = StalledBus()
-    async with fake.running():
-        conn = connector(bus, fake, clock)
-        await conn.start(timeout=5)
-        try:
-            session = await fake.wait_for_session()
-            padding = "x" * 400
-            for n in range(300):
-                await fake.notify(CHAT, chat_event(f"s-{n}", f"{n} {padding}"))
-            await asyncio.sleep(20 / SPEED)  # ten ping rounds with nothing reaching the bus
-            assert session.status == "connected" and fake.closes == []
-            bus.release.set()
-            got = await read(bus, 300)
-        finally:
-            await conn.stop()
+    async with fake.running(), started(connector(bus, fake, clock)) as conn:
+        session = await fake.wait_for_session()
+        padding = "x" * 400
+        for n in range(300):
+            await fake.notify(CHAT, chat_event(f"s-{n}", f"{n} {padding}"))
+        await asyncio.sleep(20 / SPEED)  # ten ping rounds with nothing reaching the bus
+        assert session.status == "connected" and fake.closes == []
+        bus.release.set()
+        got = await read(bus, 300)
     assert len(chat_ids(got)) == 300
     assert conn.health.reconnects == 0
 
@@ -326,13 +303,8 @@ async def test_pings_are_answered_while_the_bus_stalls(clock: ScaledClock) -> No
 async def test_silent_link_is_dropped_after_keepalive_timeout(clock: ScaledClock) -> None:
     fake = FakeTwitch(clock=clock, keepalive_s=10_000)  # no keepalives at all
     fake.add_token(TOKEN, BROADCASTER, CLIENT_ID)
-    async with fake.running():
-        conn = connector(MemoryBus(), fake, clock)
-        await conn.start(timeout=5)
-        try:
-            await until(lambda: len(fake.live()) == 1 and len(fake.sessions) >= 2, timeout=4)
-        finally:
-            await conn.stop()
+    async with fake.running(), started(connector(MemoryBus(), fake, clock)) as conn:
+        await until(lambda: len(fake.live()) == 1 and len(fake.sessions) >= 2, timeout=4)
     assert any("keepalive missed" in message for _at, message in conn.health.errors)
     assert len(fake.sessions) >= 2
 
@@ -342,9 +314,7 @@ async def test_failed_subscriptions_get_4003_and_the_desired_list_survives(
 ) -> None:
     twitch.tokens[TOKEN].scopes = set()
     bus = MemoryBus()
-    conn = connector(bus, twitch, clock)
-    await conn.start(timeout=0.5)
-    try:
+    async with started(connector(bus, twitch, clock), timeout=0.5) as conn:
         assert conn.health.state is not ConnectorState.connected
         await until(lambda: any(code == 4003 for _sid, code in twitch.closes), timeout=4)
         errors = " | ".join(m for _at, m in conn.health.errors)
@@ -356,8 +326,6 @@ async def test_failed_subscriptions_get_4003_and_the_desired_list_survives(
         await twitch.notify(CHAT, chat_event("late", "subscribed at last"))
         got = await read(bus, 1)
         subscribed = len(session.subscriptions)
-    finally:
-        await conn.stop()
     assert subscribed == 6
     assert chat_ids(got) == ["late"]
 
@@ -414,14 +382,10 @@ async def test_rejected_token_refreshes_once_then_fails_without_leaking(
     twitch.refresh_tokens[secrets["refresh_token"]] = Token(BROADCASTER, CLIENT_ID)
     twitch.refresh_gives_valid_tokens = False  # the user removed the app: new tokens fail too
     bus = MemoryBus()
-    conn = connector(bus, twitch, clock, credentials=secrets)
-    await conn.start(timeout=5)
-    try:
+    async with started(connector(bus, twitch, clock, credentials=secrets)) as conn:
         await until(lambda: conn.health.state is ConnectorState.failed)
         await conn.report_health()
         stored = b"".join((await bus.read_health(EVENT)).values())
-    finally:
-        await conn.stop()
     assert twitch.refreshes == 1
     assert conn.health.last_error is not None
     assert "authentication failed" in conn.health.last_error and "401" in conn.health.last_error
@@ -446,13 +410,9 @@ async def test_expired_token_is_refreshed_and_the_session_comes_up(
     secrets = {"access_token": "tok-expired-0000", "client_id": CLIENT_ID,
                "refresh_token": "rt-good-1111", "client_secret": twitch.client_secret}  # fmt: skip
     twitch.refresh_tokens["rt-good-1111"] = Token(BROADCASTER, CLIENT_ID, set(ALL_SCOPES))
-    conn = connector(MemoryBus(), twitch, clock, credentials=secrets)
-    await conn.start(timeout=5)
-    try:
+    async with started(connector(MemoryBus(), twitch, clock, credentials=secrets)) as conn:
         assert conn.health.state is ConnectorState.connected
         await twitch.wait_for_session()
-    finally:
-        await conn.stop()
     assert twitch.refreshes == 1
     assert conn.credentials.get("access_token") == twitch.issued[0]
 
@@ -512,16 +472,12 @@ async def test_revocation_is_recorded_and_chat_goes_on(
     twitch: FakeTwitch, clock: ScaledClock
 ) -> None:
     bus = MemoryBus()
-    conn = connector(bus, twitch, clock)
-    await conn.start(timeout=5)
-    try:
+    async with started(connector(bus, twitch, clock)) as conn:
         await twitch.wait_for_session()
         await twitch.revoke("channel.poll.begin")
         await until(lambda: "revoked" in (conn.health.last_error or ""))
         await twitch.notify(CHAT, chat_event("after", "still reading"))
         got = await read(bus, 1)
-    finally:
-        await conn.stop()
     assert "channel.poll.begin" in (conn.health.last_error or "")
     assert "authorization_revoked" in (conn.health.last_error or "")
     assert conn.health.state is ConnectorState.stopped and conn.health.reconnects == 0
@@ -569,8 +525,7 @@ async def test_irc_fallback_reads_chat_while_helix_still_moderates(
             bus, twitch, clock, chat_transport="irc", irc_url=irc.url, login="bot",
             channel="streamer",
         )  # fmt: skip
-        await conn.start(timeout=5)
-        try:
+        async with started(conn):
             assert conn.health.state is ConnectorState.connected
             assert not twitch.live(connected_only=False), "no EventSub session in IRC mode"
             await irc.send_frame([irc.privmsg("streamer", "hello over irc", msg_id="irc-1")])
@@ -579,5 +534,3 @@ async def test_irc_fallback_reads_chat_while_helix_still_moderates(
             assert any(e.kind is Kind.viewers and e.data["count"] == 2345 for e in got)
             result = await conn.perform(Action("a", "delete", SOURCE, {"message_id": "irc-1"}))
             assert result.status == "done" and twitch.deleted == ["irc-1"]
-        finally:
-            await conn.stop()

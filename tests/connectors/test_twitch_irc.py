@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -17,6 +18,7 @@ from app.connectors.base import Connector, ConnectorState
 from app.connectors.clock import Clock, ScaledClock
 from app.connectors.errors import AuthFailed, ConnectorError
 from app.connectors.twitch_irc import IrcChat, IrcParseError, parse_line, unescape_tag
+from tests.connectors.started import started
 from tests.fakes.twitch_irc import FakeTwitchIrc
 
 EVENT = "ev1"
@@ -67,10 +69,12 @@ async def irc() -> AsyncIterator[FakeTwitchIrc]:
         yield fake
 
 
-async def running(host: IrcHost) -> IrcHost:
-    await host.start(timeout=5)
-    assert host.health.state is ConnectorState.connected
-    return host
+@contextlib.asynccontextmanager
+async def running(host: IrcHost) -> AsyncIterator[IrcHost]:
+    """The host started and connected for the block; stopped however the block ends."""
+    async with started(host):
+        assert host.health.state is ConnectorState.connected
+        yield host
 
 
 async def raw_login(url: str, token: str, nick: str) -> ClientConnection:
@@ -119,10 +123,10 @@ def test_parse_line_refuses_nonsense(line: str) -> None:
 
 def test_parse_line_is_fast() -> None:
     line = FakeTwitchIrc().privmsg("chan", "hello there, a normal chat line")
-    started = time.perf_counter()
+    began = time.perf_counter()
     for _ in range(20_000):
         parse_line(line)
-    per_line_us = (time.perf_counter() - started) / 20_000 * 1e6
+    per_line_us = (time.perf_counter() - began) / 20_000 * 1e6
     assert per_line_us < 50, f"{per_line_us:.1f} µs per line"
 
 
@@ -131,8 +135,7 @@ async def test_reads_chat_and_moderation_events_from_multi_line_frames(
     irc: FakeTwitchIrc,
 ) -> None:
     bus = MemoryBus()
-    host = await running(IrcHost(bus=bus, url=irc.url))
-    try:
+    async with running(IrcHost(bus=bus, url=irc.url)):
         await irc.wait_for(lambda: irc.ready and irc.ready[0].joined == ["#streamer"])
         sent_ms = 1_674_656_103_223
         chat = irc.privmsg(
@@ -175,16 +178,14 @@ async def test_reads_chat_and_moderation_events_from_multi_line_frames(
         assert got[2]["data"]["user_id"] == "53862903" and got[2]["data"]["duration_s"] == 600
         assert got[3]["data"]["duration_s"] is None  # permanent ban
         assert len({e["platform_message_id"] for e in got}) == 5
-    finally:
-        await host.stop()
 
 
 async def test_ping_is_answered_while_the_bus_stalls() -> None:
     bus = StallingBus()
-    async with FakeTwitchIrc(
-        tokens={TOKEN: "bot"}, ping_interval_s=0.1, pong_deadline_s=0.3
-    ) as irc:
-        host = await running(IrcHost(bus=bus, url=irc.url))
+    async with (
+        FakeTwitchIrc(tokens={TOKEN: "bot"}, ping_interval_s=0.1, pong_deadline_s=0.3) as irc,
+        running(IrcHost(bus=bus, url=irc.url)) as host,
+    ):
         try:
             await irc.wait_for(lambda: irc.ready and irc.ready[0].joined)
             await irc.send_frame([irc.privmsg("streamer", f"line {i}") for i in range(50)])
@@ -199,7 +200,6 @@ async def test_ping_is_answered_while_the_bus_stalls() -> None:
             assert [e["text"] for e in got] == [f"line {i}" for i in range(50)]
         finally:
             bus.gate.set()
-            await host.stop()
 
 
 async def test_fake_closes_a_client_that_does_not_pong() -> None:
@@ -217,15 +217,14 @@ async def test_fake_closes_a_client_that_does_not_pong() -> None:
 
 async def test_reconnect_rejoins_every_channel(irc: FakeTwitchIrc) -> None:
     bus = MemoryBus()
-    host = await running(IrcHost(bus=bus, url=irc.url, channels=["Streamer", "#other"]))
-    try:
+    async with running(IrcHost(bus=bus, url=irc.url, channels=["Streamer", "#other"])) as host:
         await irc.wait_for(lambda: irc.ready and len(irc.ready[0].joined) == 2)
-        started = time.monotonic()
+        began = time.monotonic()
         await irc.reconnect()
         second = await irc.wait_for(
             lambda: [c for c in irc.ready if c.number == 2 and len(c.joined) == 2]
         )
-        assert time.monotonic() - started < 1.0  # server-directed: no backoff
+        assert time.monotonic() - began < 1.0  # server-directed: no backoff
         assert second[0].joined == ["#streamer", "#other"]
         assert irc.clients[0].received[:3] == [
             "CAP REQ :twitch.tv/tags twitch.tv/commands",
@@ -236,8 +235,6 @@ async def test_reconnect_rejoins_every_channel(irc: FakeTwitchIrc) -> None:
         await irc.send_frame([irc.privmsg("other", "after the move")])
         got = await read_envelopes(bus, 1)
         assert got[0]["text"] == "after the move"
-    finally:
-        await host.stop()
 
 
 async def test_auth_failure_raises_and_fails_the_source(
@@ -249,8 +246,7 @@ async def test_auth_failure_raises_and_fails_the_source(
     host = IrcHost(bus=bus, url=irc.url, token=secret)
     with pytest.raises(AuthFailed, match="Login authentication failed"):
         await host.chat.session()
-    await host.start(timeout=5)
-    try:
+    async with started(host):
         await irc.wait_for(lambda: irc.auth_failures == 2)
         for _ in range(100):
             if host.health.state is ConnectorState.failed:
@@ -261,8 +257,6 @@ async def test_auth_failure_raises_and_fails_the_source(
         health = orjson.dumps(host.health_dict()).decode()
         assert secret not in health
         assert all(secret not in r.getMessage() for r in caplog.records)
-    finally:
-        await host.stop()
 
 
 async def test_secrets_never_logged_in_a_normal_run(
@@ -270,8 +264,7 @@ async def test_secrets_never_logged_in_a_normal_run(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     bus = MemoryBus()
-    host = await running(IrcHost(bus=bus, url=irc.url))
-    try:
+    async with running(IrcHost(bus=bus, url=irc.url)) as host:
         await irc.wait_for(lambda: irc.ready and irc.ready[0].joined)
         await irc.send_frame([irc.privmsg("streamer", "hi"), "@garbage"])
         await read_envelopes(bus, 1)
@@ -279,16 +272,13 @@ async def test_secrets_never_logged_in_a_normal_run(
         await irc.wait_for(lambda: len(irc.ready) == 1 and irc.ready[0].number == 2)
         assert TOKEN not in orjson.dumps(host.health_dict()).decode()
         assert all(TOKEN not in r.getMessage() for r in caplog.records)
-    finally:
-        await host.stop()
 
 
 async def test_malformed_lines_are_dead_lettered_and_reading_goes_on(
     irc: FakeTwitchIrc,
 ) -> None:
     bus = MemoryBus()
-    host = await running(IrcHost(bus=bus, url=irc.url))
-    try:
+    async with running(IrcHost(bus=bus, url=irc.url)) as host:
         await irc.wait_for(lambda: irc.ready and irc.ready[0].joined)
         no_id = ":carol!carol@carol.tmi.twitch.tv PRIVMSG #streamer :no tags at all"
         await irc.send_frame(
@@ -316,8 +306,6 @@ async def test_malformed_lines_are_dead_lettered_and_reading_goes_on(
         assert {letter.source_id for letter in letters} == {SOURCE}
         assert host.health.malformed == 4
         assert host.health.state is ConnectorState.connected
-    finally:
-        await host.stop()
 
 
 # -- sending --
@@ -338,21 +326,20 @@ async def test_fake_drops_sends_beyond_the_bucket_and_refuses_ban(irc: FakeTwitc
 
 async def test_send_message_waits_for_the_bucket_instead_of_exceeding_it() -> None:
     clock: Clock = ScaledClock(20)  # Twitch's 30 s window passes in 1.5 s
-    async with FakeTwitchIrc(tokens={TOKEN: "bot"}, clock=ScaledClock(20)) as irc:
-        host = await running(IrcHost(bus=MemoryBus(), url=irc.url, clock=clock))
-        try:
-            await irc.wait_for(lambda: irc.ready and irc.ready[0].joined)
-            started = clock.monotonic()
-            for i in range(25):
-                await host.chat.send_message(f"announcement {i}\r\nPRIVMSG #x :injected")
-            await irc.wait_for(lambda: len(irc.delivered) == 25)
-            assert clock.monotonic() - started >= 30  # the last 5 waited for the window
-            assert irc.dropped == 0
-            assert irc.delivered[0] == ("bot", "#streamer", "announcement 0 PRIVMSG #x :injected")
-            with pytest.raises(ConnectorError, match="Helix"):
-                await host.chat.send_message("/ban alice")
-        finally:
-            await host.stop()
+    async with (
+        FakeTwitchIrc(tokens={TOKEN: "bot"}, clock=ScaledClock(20)) as irc,
+        running(IrcHost(bus=MemoryBus(), url=irc.url, clock=clock)) as host,
+    ):
+        await irc.wait_for(lambda: irc.ready and irc.ready[0].joined)
+        began = clock.monotonic()
+        for i in range(25):
+            await host.chat.send_message(f"announcement {i}\r\nPRIVMSG #x :injected")
+        await irc.wait_for(lambda: len(irc.delivered) == 25)
+        assert clock.monotonic() - began >= 30  # the last 5 waited for the window
+        assert irc.dropped == 0
+        assert irc.delivered[0] == ("bot", "#streamer", "announcement 0 PRIVMSG #x :injected")
+        with pytest.raises(ConnectorError, match="Helix"):
+            await host.chat.send_message("/ban alice")
 
 
 async def test_login_order_is_enforced_by_the_fake(irc: FakeTwitchIrc) -> None:
@@ -366,8 +353,7 @@ async def test_login_order_is_enforced_by_the_fake(irc: FakeTwitchIrc) -> None:
 async def test_a_silent_link_is_declared_dead_and_replaced(irc: FakeTwitchIrc) -> None:
     host = IrcHost(bus=MemoryBus(), url=irc.url)
     host.chat.ping_interval_s, host.chat.dead_after_s = 0.1, 0.4
-    await running(host)
-    try:
+    async with running(host):
         await irc.wait_for(lambda: irc.ready and irc.ready[0].joined)
         await irc.wait_for(lambda: "PING :tmi.twitch.tv" in irc.clients[0].received)
         irc.mute = True  # our PINGs go unanswered from now on
@@ -375,5 +361,3 @@ async def test_a_silent_link_is_declared_dead_and_replaced(irc: FakeTwitchIrc) -
         assert "no traffic from Twitch" in (host.health.last_error or "")
         irc.mute = False
         await irc.wait_for(lambda: len(irc.ready) == 1 and irc.ready[0].number == 2, timeout=5)
-    finally:
-        await host.stop()

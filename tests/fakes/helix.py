@@ -8,16 +8,12 @@ banned". Served by uvicorn on a free port; the state lives on the FakeTwitch obj
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -122,15 +118,24 @@ class HelixApp:
             return None
         return body if isinstance(body, dict) else None
 
-    def _moderator(self, request: Request, token: Token, scope: str) -> str | None:
-        """Why this moderation call is refused, or None."""
+    def _moderator(self, request: Request, scope: str) -> tuple[Token, dict[str, str]] | Response:
+        """A moderation call's token and headers, or its refusal: the token, the scope, a
+        broadcaster_id, and a moderator_id that is the token's own user."""
+        door = self._authenticate(request)
+        if isinstance(door, Response):
+            return door
+        token, headers = door
         if scope not in token.scopes:
-            return f"401:Missing scope: {scope}"
+            return error(401, f"Missing scope: {scope}", headers)
         if not request.query_params.get("broadcaster_id"):
-            return '400:Missing required parameter "broadcaster_id"'
+            return error(400, 'Missing required parameter "broadcaster_id"', headers)
         if request.query_params.get("moderator_id") != token.user_id:
-            return "403:The ID in moderator_id must match the user ID found in the request's OAuth token."
-        return None
+            return error(
+                403,
+                "The ID in moderator_id must match the user ID found in the request's OAuth token.",
+                headers,
+            )
+        return token, headers
 
     # -- routes --
     async def subscribe(self, request: Request) -> Response:
@@ -184,14 +189,10 @@ class HelixApp:
         return JSONResponse({"data": data, "pagination": {}}, headers=headers)
 
     async def delete_chat(self, request: Request) -> Response:
-        door = self._authenticate(request)
+        door = self._moderator(request, "moderator:manage:chat_messages")
         if isinstance(door, Response):
             return door
-        token, headers = door
-        refused = self._moderator(request, token, "moderator:manage:chat_messages")
-        if refused:
-            status, message = refused.split(":", 1)
-            return error(int(status), message, headers)
+        _token, headers = door
         message_id = request.query_params.get("message_id")
         if message_id and message_id not in self.twitch.chat_ids:
             return error(404, "message not found or too old to delete", headers)
@@ -199,14 +200,10 @@ class HelixApp:
         return Response(status_code=204, headers=headers)
 
     async def ban(self, request: Request) -> Response:
-        door = self._authenticate(request)
+        door = self._moderator(request, "moderator:manage:banned_users")
         if isinstance(door, Response):
             return door
         token, headers = door
-        refused = self._moderator(request, token, "moderator:manage:banned_users")
-        if refused:
-            status, message = refused.split(":", 1)
-            return error(int(status), message, headers)
         body = await self._json(request)
         data = body.get("data") if body else None
         if not isinstance(data, dict) or not data.get("user_id"):
@@ -286,23 +283,3 @@ class HelixApp:
                 "token_type": "bearer",
             }
         )
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any, port: int) -> AsyncIterator[None]:
-    """Runs an ASGI app with uvicorn on 127.0.0.1:port inside the current event loop."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 5)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -26,14 +25,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.connectors.clock import SYSTEM_CLOCK, Clock
-from tests.fakes import helix
-from tests.fakes.helix import Bucket, HelixApp, Token
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fakes.helix import ALL_SCOPES, Bucket, HelixApp, Token
+from tests.fakes.server import free_port, serve_asgi
 
 
 def _stamp(clock: Clock) -> str:
@@ -118,7 +111,7 @@ class FakeTwitch:
         self.http_url = f"http://127.0.0.1:{http_port}"
         async with (
             serve(self._handler, "127.0.0.1", ws_port, ping_interval=None, close_timeout=1),
-            helix.serve(HelixApp(self).app, http_port),
+            serve_asgi(HelixApp(self).app, http_port, lifespan="off", stop_timeout_s=5),
         ):
             try:
                 yield self
@@ -139,7 +132,7 @@ class FakeTwitch:
     def add_token(
         self, value: str, user_id: str, client_id: str, scopes: set[str] | None = None
     ) -> Token:
-        token = Token(user_id, client_id, set(helix.ALL_SCOPES if scopes is None else scopes))
+        token = Token(user_id, client_id, set(ALL_SCOPES if scopes is None else scopes))
         self.tokens[value] = token
         return token
 

@@ -323,6 +323,28 @@ class FakeYouTube:
             }
         )
 
+    def _refusal(self, request: Request, method: str) -> tuple[Response, str] | None:
+        """Why a liveChatMessages read (list or streamList) is refused, before any paging."""
+        params = request.query_params
+        if refused := self._check(request, method):
+            return refused, "auth or quota"
+        if params.get("liveChatId") != self.live_chat_id:
+            return google_error(404, "liveChatNotFound"), "liveChatNotFound"
+        if self.end_delivered:
+            ended = google_error(403, "liveChatEnded", "The live chat is no longer live.")
+            return ended, "liveChatEnded"
+        if not set(params.get("part", "").split(",")) >= {"snippet"}:
+            return google_error(400, "invalidPart"), "invalidPart"
+        if not 200 <= int(params.get("maxResults", "500")) <= 2000:
+            return google_error(400, "invalidValue", "maxResults must be 200-2000"), "maxResults"
+        return None
+
+    def _page_start(self, token: str | None) -> int | None:
+        """Where a read starts: the recent backlog without a token, None for an unknown one."""
+        if token is None:
+            return max(0, len(self.messages) - self.backlog_limit)
+        return self.page_tokens.get(token)
+
     async def _list(self, request: Request) -> Response:
         params = request.query_params
         token = params.get("pageToken")
@@ -332,22 +354,9 @@ class FakeYouTube:
             self.list_calls.append(ListCall(now, token, response.status_code, reason))
             return response
 
-        if refused := self._check(request, "liveChatMessages.list"):
-            return refuse(refused, "auth or quota")
-        if params.get("liveChatId") != self.live_chat_id:
-            return refuse(google_error(404, "liveChatNotFound"), "liveChatNotFound")
-        if self.end_delivered:
-            return refuse(
-                google_error(403, "liveChatEnded", "The live chat is no longer live."),
-                "liveChatEnded",
-            )
-        if not set(params.get("part", "").split(",")) >= {"snippet"}:
-            return refuse(google_error(400, "invalidPart"), "invalidPart")
+        if refusal := self._refusal(request, "liveChatMessages.list"):
+            return refuse(*refusal)
         max_results = int(params.get("maxResults", "500"))
-        if not 200 <= max_results <= 2000:
-            return refuse(
-                google_error(400, "invalidValue", "maxResults must be 200-2000"), "maxResults"
-            )
         interval_s = self.polling_interval_ms / 1000
         if self.last_served_at is not None and now - self.last_served_at < interval_s:
             self.early_polls += 1
@@ -356,11 +365,8 @@ class FakeYouTube:
             self.rate_limit_next -= 1
             self.forced_rate_limits += 1
             return refuse(google_error(403, "rateLimitExceeded", "Polled too often."), "forced")
-        if token is None:
-            start = max(0, len(self.messages) - self.backlog_limit)  # the recent backlog
-        elif token in self.page_tokens:
-            start = self.page_tokens[token]
-        else:
+        start = self._page_start(token)
+        if start is None:
             return refuse(google_error(400, "pageTokenInvalid", "Unknown page token."), "token")
         items = self.messages[start : start + max_results]
         position = start + len(items)
@@ -393,27 +399,11 @@ class FakeYouTube:
             call.status, call.reason = response.status_code, reason
             return response
 
-        if refused := self._check(request, "liveChatMessages.streamList"):
-            return refuse(refused, "auth or quota")
-        if params.get("liveChatId") != self.live_chat_id:
-            return refuse(google_error(404, "liveChatNotFound"), "liveChatNotFound")
-        if self.end_delivered:
-            return refuse(
-                google_error(403, "liveChatEnded", "The live chat is no longer live."),
-                "liveChatEnded",
-            )
-        if not set(params.get("part", "").split(",")) >= {"snippet"}:
-            return refuse(google_error(400, "invalidPart"), "invalidPart")
+        if refusal := self._refusal(request, "liveChatMessages.streamList"):
+            return refuse(*refusal)
         max_results = int(params.get("maxResults", "500"))
-        if not 200 <= max_results <= 2000:
-            return refuse(
-                google_error(400, "invalidValue", "maxResults must be 200-2000"), "maxResults"
-            )
-        if token is None:
-            start = max(0, len(self.messages) - self.backlog_limit)  # the recent history
-        elif token in self.page_tokens:
-            start = self.page_tokens[token]
-        else:
+        start = self._page_start(token)
+        if start is None:
             return refuse(google_error(400, "pageTokenInvalid", "Unknown page token."), "token")
         drop = self.stream_drops.popleft() if self.stream_drops else None
         return _ChatStream(self, call, start, max_results, drop)

@@ -10,7 +10,7 @@ from app.chat.models import ChatMessage
 from app.envelope import Kind, make_envelope
 from app.pipeline.worker import PipelineWorker
 from tests.conftest import Seeded, Stack
-from tests.pipeline.test_worker import chat, deltas, drain
+from tests.pipeline.harness import chat, deltas, drain
 
 
 def removal(seeded: Seeded, pmid: str, source: int = 0, **data: str) -> bytes:

@@ -10,7 +10,7 @@ from app.pipeline.worker import PipelineWorker
 from app.questions import service as questions
 from app.questions.models import Question
 from tests.conftest import Seeded, Stack
-from tests.pipeline.test_worker import chat, deltas, drain
+from tests.pipeline.harness import chat, deltas, drain
 
 
 def upvote(seeded: Seeded, pmid: str, question_pmid: object, voter: str | None) -> bytes:

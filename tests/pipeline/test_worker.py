@@ -8,38 +8,16 @@ import orjson
 from sqlalchemy import func, select
 
 from app.chat.models import ChatMessage
-from app.envelope import Author, Kind, make_envelope
+from app.envelope import Kind, make_envelope
 from app.pipeline.worker import PipelineWorker
 from app.questions.models import Question
 from tests.conftest import Seeded, Stack
-
-
-def chat(seeded: Seeded, pmid: str, text: str, *, source: int = 0, author: str = "u1") -> bytes:
-    return make_envelope(
-        event_id=seeded.event.id,
-        source_id=seeded.sources[source].id,
-        platform=seeded.sources[source].config.get("plays", "qa"),
-        kind=Kind.chat,
-        platform_message_id=pmid,
-        platform_at=datetime.now(UTC),
-        author=Author(id=author, name=author.upper()),
-        text=text,
-    ).to_json()
+from tests.pipeline.harness import chat, deltas, drain
 
 
 async def count(stack: Stack, model: type) -> int:
     async with stack.db.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-async def drain(stack: Stack, worker: PipelineWorker, event_id: str) -> None:
-    while entries := await stack.bus.read_ingest(worker.consumer, [event_id], 500, block_ms=50):
-        await worker.process(entries)
-
-
-async def deltas(stack: Stack, event_id: str) -> list[dict]:
-    batches = await stack.bus.read_live(event_id, 0, block_ms=10, count=10_000)
-    return [orjson.loads(i) for b in batches for i in b.items]
 
 
 async def test_same_platform_message_twice_gives_one_row_and_one_delta(
