@@ -97,9 +97,6 @@ class Bus(ABC):
         """The newest dead letters first."""
 
     @abstractmethod
-    async def dead_letter_count(self, event_id: str) -> int: ...
-
-    @abstractmethod
     async def dead_letter_counts(self, event_id: str) -> dict[str, int]:
         """Dead letters set aside so far, by source id ("" for input of no known source)."""
 

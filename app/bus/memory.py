@@ -147,9 +147,6 @@ class MemoryBus(Bus):
     async def dead_letters(self, event_id: str, count: int = 100) -> list[DeadLetter]:
         return list(reversed(self._dead[event_id]))[:count]
 
-    async def dead_letter_count(self, event_id: str) -> int:
-        return len(self._dead[event_id])
-
     async def dead_letter_counts(self, event_id: str) -> dict[str, int]:
         return dict(self._dead_counts[event_id])
 

@@ -189,9 +189,6 @@ class RedisBus(Bus):
             for i, f in entries
         ]
 
-    async def dead_letter_count(self, event_id: str) -> int:
-        return int(await self.redis.xlen(self._k(event_id, "dead")))
-
     async def dead_letter_counts(self, event_id: str) -> dict[str, int]:
         raw = await self.redis.hgetall(self._k(event_id, "dead:count"))
         return {k.decode(): int(v) for k, v in raw.items()}

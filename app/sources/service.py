@@ -77,7 +77,7 @@ def parse_health(raw: bytes | None, enabled: bool) -> dict[str, Any] | None:
     return health
 
 
-def data(source: Source, health_raw: bytes | None = None) -> dict[str, Any]:
+def data(source: Source, health_raw: bytes | None = None, dead_letters: int = 0) -> dict[str, Any]:
     """A source as every console sees it: credentials by name only."""
     return {
         "id": source.id,
@@ -86,15 +86,17 @@ def data(source: Source, health_raw: bytes | None = None) -> dict[str, Any]:
         "capabilities": sorted(capabilities_for(source.platform)),
         "webhook_url": webhook_path(source.id) if source.platform in WEBHOOK_PLATFORMS else None,
         "health": parse_health(health_raw, source.enabled),
+        "dead_letters": dead_letters,  # since the event began, across connector restarts
         "created_at": source.created_at,
         "updated_at": source.updated_at,
     }
 
 
 async def views(bus: Bus, event_id: str, sources: Iterable[Source]) -> list[dict[str, Any]]:
-    """The sources with their health, read from the bus in one call."""
+    """The sources with their health and dead-letter counts, read from the bus."""
     health = await bus.read_health(event_id)
-    return [data(s, health.get(s.id)) for s in sources]
+    dead = await bus.dead_letter_counts(event_id)
+    return [data(s, health.get(s.id), dead.get(s.id, 0)) for s in sources]
 
 
 async def view(bus: Bus, source: Source) -> dict[str, Any]:
@@ -363,10 +365,11 @@ def dead_letter_data(letter: DeadLetter) -> dict[str, Any]:
 async def dead_letters(
     bus: Bus, event_id: str, limit: int, source_id: str | None
 ) -> tuple[list[dict[str, Any]], int]:
-    """The newest dead letters first, and how many there are (of that source, if given)."""
+    """The newest dead letters first, and how many were ever set aside (of that source)."""
+    counts = await bus.dead_letter_counts(event_id)
     if not source_id:
         letters = await bus.dead_letters(event_id, limit)
-        return [dead_letter_data(d) for d in letters], await bus.dead_letter_count(event_id)
+        return [dead_letter_data(d) for d in letters], sum(counts.values())
     scanned = await bus.dead_letters(event_id, max(limit, DEAD_LETTER_SCAN))
     matching = [d for d in scanned if d.source_id == source_id]
-    return [dead_letter_data(d) for d in matching[:limit]], len(matching)
+    return [dead_letter_data(d) for d in matching[:limit]], counts.get(source_id, 0)

@@ -385,3 +385,8 @@ async def test_dead_letters_newest_first_with_a_source_filter_and_total(
     assert [d["reason"] for d in filtered.json()] == ["too long"]
     limited = await consoles["mod"].get(f"{base(seeded)}/dead-letters", params={"limit": 2})
     assert len(limited.json()) == 2 and limited.headers["x-total-count"] == "3"
+    listed = {
+        s["id"]: s["dead_letters"]
+        for s in (await consoles["mod"].get(base(seeded) + "/sources")).json()
+    }
+    assert listed[twitch] == 2 and listed[youtube] == 1 and listed[seeded.sources[2].id] == 0

@@ -164,8 +164,6 @@ async def test_dead_letters_keep_reason_and_payload(stack: Stack) -> None:
         ("not JSON", b"{bad", ""),
     ]
     assert all(d.at.tzinfo is not None for d in dead)
-    assert await bus.dead_letter_count("e1") == 2
-    assert await bus.dead_letter_count("e2") == 0
     await bus.add_dead_letter("e1", b"[]", "not an object", source_id="s1")
     assert await bus.dead_letter_counts("e1") == {"": 1, "s1": 2}
     assert await bus.dead_letter_counts("e2") == {}

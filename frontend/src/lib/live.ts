@@ -15,7 +15,7 @@ import type {
   SubscribeMsg,
   Topic,
 } from './types';
-import { applySourceDelta, mergeSource, newBook, type SourceView } from './sources';
+import { applySourceDelta, mergeSource, newBook, noteMessage, type SourceView } from './sources';
 
 /**
  * connecting   – first connection attempt, nothing received yet
@@ -563,6 +563,7 @@ export class LiveClient {
     switch (d.type) {
       case 'chat.message':
         if (this.addChat(d.data)) this.chatAppended += 1;
+        noteMessage(this.sources, d.data?.source_id, d.data?.received_at);
         break;
       case 'chat.updated':
         this.updateChat(d.data);

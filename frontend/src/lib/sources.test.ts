@@ -13,6 +13,7 @@ import {
   lagText,
   mergeSource,
   newBook,
+  noteMessage,
   parseConfigValue,
   patchBody,
   quotaText,
@@ -255,5 +256,22 @@ describe('the form', () => {
     expect(checkForm(f)).toEqual({ ok: false, problem: 'A config value needs a key.' });
     f.config = [];
     expect(checkForm(f)).toEqual({ ok: true });
+  });
+});
+
+describe('freshness from the live feed', () => {
+  it('a chat line makes its source fresher than the last report, and a later report keeps it', () => {
+    const book = newBook();
+    mergeSource(book, source({ health: health('connected', NOW - 4000, { last_event_at: iso(NOW - 5000) }) }));
+    expect(noteMessage(book, 's1', iso(NOW - 200))).toBe(true);
+    expect(book.byId.get('s1')!.health!.last_event_at).toBe(iso(NOW - 200));
+    expect(noteMessage(book, 's1', iso(NOW - 100))).toBe(false); // under a second: no redraw
+    expect(noteMessage(book, 'other', iso(NOW))).toBe(false);
+    // The next report was taken before that line arrived: its older last message loses.
+    applyHealth(book, 's1', health('connected', NOW, { last_event_at: iso(NOW - 3000), lag_s: 0.7 }));
+    const h = book.byId.get('s1')!.health!;
+    expect(h.last_event_at).toBe(iso(NOW - 200));
+    expect(h.lag_s).toBe(0.7);
+    expect(freshness(h.last_event_at, NOW, true).text).toBe('last message 0 s ago');
   });
 });

@@ -50,6 +50,8 @@ export interface SourceView {
   webhook_url: string | null;
   /** null when the connector never reported */
   health: SourceHealth | null;
+  /** input from this source set aside since the event began (all runs, and the pipeline's) */
+  dead_letters?: number;
   created_at?: string;
   updated_at?: string;
 }
@@ -114,7 +116,28 @@ export function pickHealth(cur: SourceHealth | null | undefined, next: SourceHea
   const a = time(cur.reported_at);
   const b = time(next.reported_at);
   if (Number.isFinite(a) && Number.isFinite(b) && b < a) return cur;
+  // The last message may be newer here than in the report (seen live in the feed).
+  if (time(cur.last_event_at) > time(next.last_event_at)) return { ...next, last_event_at: cur.last_event_at };
   return next;
+}
+
+/** Below this, a newer message does not redraw the row: freshness is shown in seconds. */
+const SEEN_STEP_MS = 1000;
+
+/**
+ * A chat line from a source reached the console: its freshness is at least that line's.
+ * Health reports come every few seconds; the feed shows what a source sends as it
+ * arrives, so "last message 5 s ago" beside a scrolling feed would be wrong.
+ */
+export function noteMessage(book: SourceBook, sourceId: unknown, receivedAt: unknown): boolean {
+  if (typeof sourceId !== 'string' || typeof receivedAt !== 'string') return false;
+  const cur = book.byId.get(sourceId);
+  const at = time(receivedAt);
+  if (!cur?.health || !Number.isFinite(at)) return false;
+  const shown = time(cur.health.last_event_at);
+  if (Number.isFinite(shown) && at - shown < SEEN_STEP_MS) return false;
+  book.byId.set(sourceId, { ...cur, health: { ...cur.health, last_event_at: receivedAt } });
+  return true;
 }
 
 /**
