@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import orjson
 
 from app.connectors.base import Action, ActionResult, Capability
@@ -360,7 +361,7 @@ class OwncastConnector(WebhookConnectorBase):
                 await self.emit([await self._status_viewers()])
             except asyncio.CancelledError:
                 raise
-            except (ConnectorError, OSError, ValueError) as exc:
+            except (ConnectorError, httpx.HTTPError, OSError, ValueError) as exc:
                 message = self.credentials.scrub(f"/api/status: {type(exc).__name__}: {exc}")
                 log.warning("owncast source %s: %s", self.source_id, message)
                 self.set_state(self.health.state, message)

@@ -396,7 +396,11 @@ class ZoomConnector(WebhookConnectorBase):
         if response.status_code == 429:
             raise RateLimited("oauth token: 429", 1.0)
         if response.status_code >= 400:
-            raise AuthFailed(f"oauth token: {response.status_code} {error_reason(response)}")
+            raise AuthFailed(
+                f"Zoom refused the Server-to-Server OAuth token ({response.status_code} "
+                f"{error_reason(response)}): check the source's account_id, client_id and "
+                "client_secret"
+            )
         body = response.json()
         self._token = str(body["access_token"])
         # Renewed a minute early, so a call never carries a token about to expire.
@@ -451,7 +455,8 @@ class ZoomConnector(WebhookConnectorBase):
                 if exc.status != 404 or attempt == self.report_attempts:
                     self._note(f"report for webinar {webinar_id} not imported: {exc}")
                     return
-            except NotConfigured as exc:
+            except (NotConfigured, AuthFailed) as exc:
+                # Credentials do not mend by waiting: say so now, not after every retry.
                 self._note(f"report for webinar {webinar_id} not imported: {exc}")
                 return
             except (ConnectorError, httpx.HTTPError) as exc:

@@ -26,6 +26,8 @@ from tests.fakes.owncast import ADMIN_SCOPE, SEND_SCOPE, ChatUser, FakeOwncast
 SECRET = "whook-s3cret-owncast-1"
 ADMIN_TOKEN = "admin-t0ken-owncast-2"
 SEND_ONLY_TOKEN = "send-only-t0ken-3"
+# For what does not depend on the bus (polling, REST calls), one backend is enough.
+ONE_BACKEND = pytest.mark.parametrize("backend", ["embedded"])
 
 
 @dataclass
@@ -90,6 +92,7 @@ async def owncast(stack: Stack, seeded: Seeded) -> AsyncIterator[MakeHarness]:
                 webhook_transport=transport,
                 webhook_secret=SECRET if signed else None,
                 legacy=legacy,
+                speed=clock_speed or 1.0,
             )
         )
         moderator = fake.user("Mia", moderator=True)
@@ -260,6 +263,7 @@ async def test_hide_through_the_command_stream_emits_visibility_update(
     assert h.fake.messages[message_id]["visible"] is False
 
 
+@ONE_BACKEND
 async def test_scopes_and_moderator_tokens_are_checked(owncast: MakeHarness) -> None:
     h = await owncast(
         config={"status_poll_s": 0},
@@ -300,6 +304,7 @@ async def test_ban_and_emulated_timeout(owncast: MakeHarness) -> None:
     assert not h.fake.users[h.viewer.id].enabled  # the ban stays
 
 
+@ONE_BACKEND
 async def test_legacy_server(owncast: MakeHarness) -> None:
     h = await owncast(legacy=True, config={"status_poll_s": 0, "legacy_endpoints": True})
     message_id, _ = await h.fake.chat(h.viewer, "old server")
@@ -346,3 +351,81 @@ async def test_secrets_never_reach_logs_or_health(
         assert secret not in health
         assert not [r for r in records if secret in r], secret
     assert h.connector.health.state is ConnectorState.connected
+
+
+async def until_true(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_delivery_posted_twice_becomes_one_envelope(owncast: MakeHarness) -> None:
+    h = await owncast(config={"status_poll_s": 0})
+    _, chat = await h.fake.chat(h.viewer, "once, please")
+    joined = await h.fake.joined(h.viewer)
+    # Owncast never retries, but a proxy in front of us may: the same bytes and signature.
+    for copy in (chat, joined):
+        assert await h.post_hook(copy.body, copy.headers) == 204
+    await h.fake.chat(h.viewer, "marker")  # queued after the copies, so handled after them
+    got = await h.envelopes(lambda g: any(e.get("text") == "marker" for e in g))
+    assert [e["text"] for e in got if e["kind"] == "chat"] == ["once, please", "marker"]
+    assert len([e for e in got if e["kind"] == "presence"]) == 1
+    assert len({e["platform_message_id"] for e in got}) == len(got)
+    assert h.connector.health.malformed == 0
+
+
+@ONE_BACKEND
+@pytest.mark.parametrize("outage", ["503", "server stopped"])
+async def test_status_outage_shows_in_health_and_viewers_resume(
+    owncast: MakeHarness, outage: str
+) -> None:
+    h = await owncast()  # polls /api/status every 0.1 s
+    h.fake.set_viewers(5)
+    await h.envelopes(lambda g: any(e["data"].get("count") == 5 for e in g))
+    if outage == "503":
+        h.fake.status_error = 503
+    else:
+        await h.fake.stop_server()
+    health = h.connector.health
+    await until_true(lambda: "/api/status" in (health.last_error or ""), "the outage in health")
+    assert ("503" if outage == "503" else "ConnectError") in (health.last_error or "")
+    assert health.state is ConnectorState.connected  # webhooks do not need /api/status
+    await h.fake.chat(h.viewer, "during the outage")
+    await h.envelopes(lambda g: any(e.get("text") == "during the outage" for e in g))
+
+    if outage == "503":
+        h.fake.status_error = None
+    else:
+        await h.fake.start_server()
+    h.fake.set_viewers(8)
+
+    def polled(g: list[dict]) -> bool:
+        return any(
+            e["kind"] == "viewers"
+            and e["platform_message_id"].startswith("viewers:status:")
+            and e["data"]["count"] == 8
+            for e in g
+        )
+
+    await h.envelopes(polled)
+    assert len([e for e in health.errors if "/api/status" in e[1]]) >= 1
+
+
+@ONE_BACKEND
+async def test_a_rate_limited_moderation_call_waits_then_succeeds(
+    stack: Stack, owncast: MakeHarness
+) -> None:
+    h = await owncast(config={"status_poll_s": 0}, clock_speed=10)
+    message_id, _ = await h.fake.chat(h.viewer, "spam spam")
+    await h.envelopes(lambda g: any(e["kind"] == "chat" for e in g))
+    # 429 with Retry-After: 3 (0.3 s at 10x); a retry sooner would be refused again.
+    h.fake.throttle(3.0)
+    command = Action("act-rl", "delete", h.source.id, {"message_id": message_id})
+    await stack.bus.add_command(h.event_id, h.source.id, command.to_json())
+    got = await h.envelopes(lambda g: any(e["kind"] == "moderation_result" for e in g))
+    result = next(e for e in got if e["kind"] == "moderation_result")["data"]
+    assert (result["action_id"], result["status"]) == ("act-rl", "done"), result
+    statuses = [s for _m, path, s in h.fake.requests if path.endswith("/messagevisibility")]
+    assert statuses == [429, 200]  # waited as told, then hid it
+    assert h.fake.messages[message_id]["visible"] is False

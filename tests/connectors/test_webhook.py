@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import logging
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from app.connectors.base import Action
 from app.connectors.clock import ScaledClock
 from app.connectors.webhook import WebhookConnector
 from app.envelope import Envelope, Kind
@@ -48,6 +50,22 @@ class Generic:
             )
             self.seen += [Envelope.from_json(e.payload) for e in entries]
         return self.seen
+
+    async def acknowledged_all(self) -> None:
+        """Waits until the connector acknowledged everything it took from the inbox."""
+        for _ in range(100):
+            # Read as the connector's own consumer: only its unacknowledged entries come back.
+            if not await self.stack.bus.read_inbox(self.source.event_id, self.source.id, 10, 10):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("deliveries left unacknowledged")
+
+    def restart(self) -> WebhookConnector:
+        """A new instance, as a worker taking the lease over builds it."""
+        connector = WebhookConnector.for_source(self.stack.bus, self.source, clock=ScaledClock(10))
+        assert isinstance(connector, WebhookConnector)
+        self.connector = connector
+        return connector
 
     async def queued(self) -> int:
         entries = await self.stack.bus.read_inbox(self.source.event_id, self.source.id, 100, 10)
@@ -209,3 +227,78 @@ async def test_secrets_never_reach_logs_or_health(
     assert any("dead-lettered" in t for t in texts)
     for secret in (NEW, OLD, NEW.removeprefix("whsec_"), OLD.removeprefix("whsec_")):
         assert not [t for t in texts if secret in t]
+
+
+async def test_moderation_is_answered_not_supported_with_a_reason(generic: Generic) -> None:
+    bus, event_id, source_id = generic.stack.bus, generic.source.event_id, generic.source.id
+    await generic.sender.deliver(CHAT)
+    await generic.envelopes(lambda seen: bool(seen))
+    for action in (
+        Action("w1", "delete", source_id, {"message_id": "c1"}),
+        Action("w2", "ban", source_id, {"author_id": "u1"}),
+        Action("w3", "timeout", source_id, {"author_id": "u1", "duration_s": 60}),
+    ):
+        await bus.add_command(event_id, source_id, action.to_json())
+    seen = await generic.envelopes(
+        lambda seen: len([e for e in seen if e.kind is Kind.moderation_result]) == 3
+    )
+    results = {e.data["action_id"]: e.data for e in seen if e.kind is Kind.moderation_result}
+    for action_id, verb in (("w1", "delete"), ("w2", "ban"), ("w3", "timeout")):
+        assert results[action_id]["status"] == "not_supported"
+        assert results[action_id]["reason"] == f"webhook cannot {verb}"
+    assert all(e.source_id == source_id for e in seen)
+
+
+async def test_a_burst_is_queued_fast_and_each_delivery_handled_once(door: Generic) -> None:
+    unique, copies = 450, 50
+    payloads = [
+        {"type": "chat", "id": f"b{i}", "author": {"id": f"u{i % 40}", "name": "A"}, "text": "hi"}
+        for i in range(unique)
+    ]
+    started = time.monotonic()
+    # 500 deliveries posted concurrently (the sender keeps up to 50 in flight) while no
+    # connector runs: the route only verifies and queues. 50 are sent twice at once, as
+    # a sender that retries in parallel would.
+    attempts = await asyncio.gather(
+        *(door.sender.deliver(p, msg_id=f"msg_b{i}") for i, p in enumerate(payloads)),
+        *(door.sender.deliver(payloads[i], msg_id=f"msg_b{i}") for i in range(copies)),
+    )
+    queued_s = time.monotonic() - started
+    first = [per[0] for per in attempts]
+    assert all(a.status == 204 for a in first)
+    # Answered within the sender's deadline: at most a few late ones, retried, still once.
+    assert sum(not a.acknowledged for a in first) <= 10
+    assert all(per[-1].acknowledged for per in attempts)
+    await door.sender.deliver({**CHAT, "id": "marker"})  # queued after the whole burst
+    await door.connector.start(timeout=5)
+    try:
+        seen = await door.envelopes(
+            lambda seen: any(e.platform_message_id == "marker" for e in seen), timeout=15
+        )
+    finally:
+        await door.connector.stop(drain_timeout=1)
+    ids = [e.platform_message_id for e in seen]
+    assert sorted(ids) == sorted(
+        [f"b{i}" for i in range(unique)] + ["marker"]
+    )  # none lost or doubled
+    print(f"\n{unique + copies} deliveries queued in {queued_s:.2f} s ({door.stack.backend})")
+
+
+async def test_a_new_instance_handles_what_the_stopped_one_left_exactly_once(
+    generic: Generic,
+) -> None:
+    bus, event_id, source_id = generic.stack.bus, generic.source.event_id, generic.source.id
+    await generic.sender.deliver(CHAT)
+    await generic.envelopes(lambda seen: bool(seen))
+    await generic.acknowledged_all()
+    await generic.connector.stop(drain_timeout=1)  # the worker loses its lease
+    for i in range(2, 6):
+        await generic.sender.deliver({**CHAT, "id": f"c{i}"}, msg_id=f"msg_c{i}")
+    # A worker took some and died before acknowledging them: they stay pending.
+    assert await bus.read_inbox(event_id, source_id, 2, 10)
+    await generic.restart().start(timeout=5)
+    seen = await generic.envelopes(lambda seen: len(seen) >= 5)
+    await generic.sender.deliver({**CHAT, "id": "c6"}, msg_id="msg_c6")
+    seen = await generic.envelopes(lambda seen: any(e.platform_message_id == "c6" for e in seen))
+    assert sorted(e.platform_message_id for e in seen) == ["c1", "c2", "c3", "c4", "c5", "c6"]
+    await generic.acknowledged_all()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 import pytest
 
-from app.connectors.base import Action
+from app.connectors.base import Action, ConnectorState
 from app.connectors.clock import ScaledClock
 from app.connectors.zoom import ZoomConnector
 from app.envelope import Envelope, Kind
@@ -75,7 +77,14 @@ async def event(stack: Stack) -> Event:
         return created
 
 
-async def add_zoom_source(stack: Stack, event: Event, fake: ZoomFake, **config: object) -> Source:
+async def add_zoom_source(
+    stack: Stack,
+    event: Event,
+    fake: ZoomFake,
+    *,
+    credentials: dict[str, str] | None = None,
+    **config: object,
+) -> Source:
     async with stack.db.sessions() as session:
         source = await events.add_source(
             session,
@@ -96,6 +105,7 @@ async def add_zoom_source(stack: Stack, event: Event, fake: ZoomFake, **config: 
             "account_id": fake.account_id,
             "client_id": fake.client_id,
             "client_secret": CLIENT_SECRET,
+            **(credentials or {}),
         }
         await session.commit()
         return source
@@ -171,26 +181,32 @@ async def test_forged_stale_or_altered_deliveries_are_refused_and_not_queued(
             body = orjson.dumps(
                 {"event": "webinar.started", "event_ts": 1, "payload": {"object": {"id": "1"}}}
             )
-            now = int(time.time())
             tampered = body.replace(b'"1"', b'"2"')
             reserialized = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
-            wrong_secret = {
-                "x-zm-request-timestamp": str(now),
-                "x-zm-signature": zm_sign("not-the-secret", str(now), body),
-            }
-            cases = {
-                "tampered": (tampered, fake.signed_headers(body)),
-                "reserialized": (reserialized, fake.signed_headers(body)),
-                "301 s old": (body, fake.signed_headers(body, now - 301)),
-                "301 s ahead": (body, fake.signed_headers(body, now + 301)),
+
+            def wrong_secret() -> dict[str, str]:
+                now = str(int(time.time()))
+                return {"x-zm-request-timestamp": now, "x-zm-signature": zm_sign("x", now, body)}
+
+            # Stamped when sent (rounded away from our clock): a stamp taken up front
+            # ages while the earlier cases run, and "301 s ahead" would drift into tolerance.
+            cases: dict[str, tuple[bytes, Callable[[], dict[str, str]]]] = {
+                "tampered": (tampered, lambda: fake.signed_headers(body)),
+                "reserialized": (reserialized, lambda: fake.signed_headers(body)),
+                "301 s old": (body, lambda: fake.signed_headers(body, int(time.time()) - 301)),
+                "301 s ahead": (
+                    body,
+                    lambda: fake.signed_headers(body, math.ceil(time.time()) + 301),
+                ),
                 "wrong secret": (body, wrong_secret),
-                "unsigned": (body, {"content-type": "application/json"}),
+                "unsigned": (body, lambda: {"content-type": "application/json"}),
             }
             for name, (sent, headers) in cases.items():
-                response = await fake.post(sent, headers)
+                response = await fake.post(sent, headers())
                 assert response.status_code == 401, name
                 assert response.json()["error"]["code"] == "bad_signature"
-            assert (await fake.post(body, fake.signed_headers(body, now - 290))).status_code == 204
+            recent = fake.signed_headers(body, int(time.time()) - 290)
+            assert (await fake.post(body, recent)).status_code == 204
         inbox = await stack.bus.read_inbox(source.event_id, source.id, 10, 10)
         assert len(inbox) == 1  # only the genuine delivery was queued
 
@@ -403,3 +419,148 @@ async def test_secrets_never_reach_logs_or_health(
     assert any("dead-lettered" in t for t in texts)
     for secret in (SECRET, CLIENT_SECRET):
         assert not [t for t in texts if secret in t]
+
+
+@contextlib.asynccontextmanager
+async def running(stack: Stack, source: Source, fake: ZoomFake) -> AsyncIterator[Zoom]:
+    """The app's /hooks route registered with the fake, and a started connector."""
+    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+    async with run_server(app) as server:
+        await fake.register(f"{server.base_url}/hooks/{source.id}")
+        connector = build(stack, source)
+        await connector.start(timeout=5)
+        zoom = Zoom(stack, source, fake, server, connector, [])
+        try:
+            yield zoom
+        finally:
+            await zoom.connector.stop(drain_timeout=1)
+
+
+async def acknowledged_all(zoom: Zoom) -> None:
+    """Waits until the connector acknowledged everything it took from the inbox."""
+    for _ in range(100):
+        # Read as the connector's own consumer: only its unacknowledged entries come back.
+        if not await zoom.stack.bus.read_inbox(zoom.source.event_id, zoom.source.id, 10, 10):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("deliveries left unacknowledged")
+
+
+async def until_true(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+@ONE_BACKEND
+@pytest.mark.parametrize(
+    ("credential", "value", "status"),
+    [
+        ("client_secret", "wrong-client-secret-5c3d71", 401),
+        ("account_id", "someone-elses-account", 400),
+    ],
+)
+async def test_a_refused_oauth_token_is_reported_and_webhooks_keep_flowing(
+    stack: Stack,
+    event: Event,
+    caplog: pytest.LogCaptureFixture,
+    credential: str,
+    value: str,
+    status: int,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with ZoomFake(secret=SECRET, client_secret=CLIENT_SECRET) as fake:
+        source = await add_zoom_source(stack, event, fake, credentials={credential: value})
+        async with running(stack, source, fake) as zoom:
+            fake.start(WEBINAR)
+            fake.ask(WEBINAR, "Jill", "Slides?")
+            fake.end(WEBINAR)  # the report import asks for a token, and is refused
+            await fake.settle()
+            health = zoom.connector.health
+            await until_true(lambda: bool(health.last_error), "the refusal in health", 3.0)
+            # Webhooks do not need the token: a later meeting's chat still comes in.
+            fake.start("83311112222", kind="meeting")
+            fake.chat("83311112222", "msg-later", "still here", "Omar", kind="meeting")
+            await fake.settle()
+            await zoom.envelopes(lambda seen: any(e.kind is Kind.chat for e in seen))
+            await zoom.connector.report_health()
+            stored = await stack.bus.read_health(source.event_id)
+    # One refused token request, no retry storm, no report call without a token.
+    assert [c for c in fake.calls if c[1] == "/oauth/token"] == [("POST", "/oauth/token", status)]
+    assert not [c for c in fake.calls if "/report/" in c[1]]
+    reported = orjson.loads(stored[source.id])
+    assert reported["state"] == ConnectorState.connected  # not FAILED: webhooks still work
+    error = reported["last_error"] or ""
+    assert f"report for webinar {WEBINAR} not imported" in error
+    assert f"({status} " in error and "client_secret" in error  # says what to check
+    texts = [r.getMessage() for r in caplog.records if not r.name.startswith("aiosqlite")]
+    texts += [h.decode() for h in stored.values()]
+    assert any(error in t for t in texts)  # logged once, as a warning
+    for secret in (SECRET, CLIENT_SECRET, "wrong-client-secret-5c3d71"):
+        assert not [t for t in texts if secret in t], secret
+
+
+@ONE_BACKEND
+async def test_an_expired_token_is_renewed_once_and_the_import_succeeds(
+    stack: Stack, event: Event
+) -> None:
+    async with ZoomFake(secret=SECRET, client_secret=CLIENT_SECRET, token_ttl_s=10**6) as fake:
+        source = await add_zoom_source(stack, event, fake)
+        async with running(stack, source, fake) as zoom:
+            fake.start(WEBINAR)
+            fake.chat(WEBINAR, "msg-1", "spam", "Spammer")
+            await fake.settle()
+            await zoom.envelopes(lambda seen: any(e.kind is Kind.chat for e in seen))
+            delete = Action("d1", "delete", source.id, {"message_id": "msg-1"})
+            assert (await zoom.connector.perform(delete)).status == "done"  # token one
+            fake.expire_tokens()  # an hour later, as far as Zoom is concerned
+            fake.ask(WEBINAR, "Jill", "Is there a replay?")
+            fake.end(WEBINAR)
+            await fake.settle()
+            await zoom.envelopes(lambda seen: any(e.kind is Kind.question for e in seen))
+    assert [q.text for q in zoom.of(Kind.question)] == ["Is there a replay?"]
+    tokens = [c for c in fake.calls if c[1] == "/oauth/token"]
+    assert tokens == [("POST", "/oauth/token", 200)] * 2
+    qa = [status for _m, path, status in fake.calls if path.endswith("/qa")]
+    assert qa == [401, 200]  # refused once with the expired token, then imported
+    assert zoom.connector.health.last_error is None
+
+
+async def test_a_new_instance_takes_over_what_the_stopped_one_left_unacknowledged(
+    zoom: Zoom,
+) -> None:
+    fake, bus, event_id, source_id = zoom.fake, zoom.stack.bus, zoom.source.event_id, zoom.source.id
+    fake.start(WEBINAR)
+    fake.participant(WEBINAR, "joined", "uuid-a", "Ana")
+    fake.participant(WEBINAR, "joined", "uuid-b", "Bo")
+    await fake.settle()
+
+    def count(seen: list[Envelope]) -> int | None:
+        viewers = [e for e in seen if e.kind is Kind.viewers]
+        return viewers[-1].data["count"] if viewers else None
+
+    await zoom.envelopes(lambda seen: count(seen) == 2)
+    await acknowledged_all(zoom)
+    await zoom.connector.stop(drain_timeout=1)  # the worker loses its lease
+    # Meanwhile Zoom's deliveries are still answered at once and wait in the inbox.
+    fake.participant(WEBINAR, "joined", "uuid-c", "Cy")
+    fake.participant(WEBINAR, "left", "uuid-a", "Ana")
+    fake.chat(WEBINAR, "msg-gap", "anyone there?", "Cy")
+    await fake.settle()
+    assert all(a.acknowledged for a in fake.attempts)
+    # A worker took some and died before acknowledging them: they stay pending.
+    assert await bus.read_inbox(event_id, source_id, 10, 10)
+
+    zoom.connector = build(zoom.stack, zoom.source)  # the next holder of the lease
+    await zoom.connector.start(timeout=5)
+    await zoom.envelopes(
+        lambda seen: any(e.platform_message_id == "msg-gap" for e in seen) and count(seen) == 2
+    )
+    assert [e.platform_message_id for e in zoom.of(Kind.chat)] == ["msg-gap"]  # once
+    # Each once; the pending ones first, so not necessarily in the order Zoom sent them.
+    moves = sorted((e.data["participant_uuid"], e.data["action"]) for e in zoom.of(Kind.presence))
+    assert moves == [("uuid-a", "join"), ("uuid-a", "leave"), ("uuid-b", "join"),
+                     ("uuid-c", "join")]  # fmt: skip
+    assert zoom.connector.headcount.total() == 2  # Bo and Cy: the count survived the takeover
+    await acknowledged_all(zoom)

@@ -6,7 +6,10 @@
   then sends a VISIBILITY-UPDATE webhook.
 - `/api/chat/users/setenabled` only with a moderator chat user's `?accessToken=`;
   `/api/admin/chat/users/setenabled` only with HTTP Basic admin auth.
-- `/api/status` (public) reflects the current viewer count.
+- `/api/status` (public) reflects the current viewer count; it can fail (`status_error`,
+  e.g. 503 behind a proxy) or the whole server can stop and come back on its port.
+- `throttle(s)`: moderation and integration calls answer 429 with `Retry-After` until
+  `s` seconds of its (compressible) clock have passed; a call made sooner is refused again.
 - `legacy`: the old endpoint name, and joins sent as NAME_CHANGE (owncast#1302).
 - Webhooks: one POST per event, signed (`owncast-signature`) or not, never retried,
   optionally dropped, tampered with after signing, or stamped with a stale time.
@@ -18,6 +21,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import math
 import random
 import secrets
 import string
@@ -34,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.connectors.clock import ScaledClock
 from app.connectors.owncast import SIGNATURE_HEADER, owncast_signature
 from tests.conftest import free_port
 
@@ -89,6 +94,7 @@ class FakeOwncast:
         legacy: bool = False,
         admin_password: str = "admin-pass",
         seed: int = 7,
+        speed: float = 1.0,
     ) -> None:
         self.tokens = tokens or {}  # bearer access token -> scopes
         self.webhook_url = webhook_url
@@ -109,6 +115,10 @@ class FakeOwncast:
         self.tamper_next = False
         self.stale_next_s = 0
         self.clock_offset_s = 0.0
+        self.clock = ScaledClock(speed)  # for rate-limit windows, at the connector's pace
+        self.throttled_until: float | None = None
+        self.status_error: int | None = None  # /api/status answers this instead
+        self.port = 0
         self._client_ids = itertools.count(1)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -126,27 +136,38 @@ class FakeOwncast:
         )
 
     async def __aenter__(self) -> FakeOwncast:
-        port = free_port()
+        self.port = free_port()
+        await self.start_server()
+        self.url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.stop_server()
+
+    async def start_server(self) -> None:
+        """Serves on its port (again, after stop_server: a restarted Owncast)."""
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         for _ in range(500):
             if self._server.started:
-                break
+                return
             if self._task.done():
                 self._task.result()
             await asyncio.sleep(0.01)
-        self.url = f"http://127.0.0.1:{port}"
-        return self
+        raise AssertionError("the fake Owncast did not start")
 
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.gather(*self._background, return_exceptions=True)
-        assert self._server is not None and self._task is not None
+    async def stop_server(self) -> None:
+        """Stops answering (connections refused) until start_server."""
+        if self._server is None or self._task is None:
+            return
         self._server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._task, 10)
+        self._server = self._task = None
 
     # -- people and state --
     def user(self, display_name: str, *, moderator: bool = False) -> ChatUser:
@@ -182,11 +203,34 @@ class FakeOwncast:
     def _log(self, request: Request, status: int) -> None:
         self.requests.append((request.method, request.url.path, status))
 
+    def throttle(self, retry_after_s: float) -> None:
+        """Calls that change things answer 429 for the next `retry_after_s` seconds."""
+        self.throttled_until = self.clock.monotonic() + retry_after_s
+
+    def _throttled(self, request: Request) -> Response | None:
+        if self.throttled_until is None:
+            return None
+        left = self.throttled_until - self.clock.monotonic()
+        if left <= 0:
+            self.throttled_until = None
+            return None
+        self._log(request, 429)
+        return JSONResponse(
+            {"message": "too many requests"},
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(left))},
+        )
+
     async def _status(self, request: Request) -> Response:
+        if self.status_error is not None:
+            self._log(request, self.status_error)
+            return Response("upstream unavailable", status_code=self.status_error)
         self._log(request, 200)
         return JSONResponse(self.status())
 
     async def _visibility_or_send(self, request: Request) -> Response:
+        if (throttled := self._throttled(request)) is not None:
+            return throttled
         name = request.path_params["name"]
         visibility = "updatemessagevisibility" if self.legacy else "messagevisibility"
         if name == "send":
@@ -232,6 +276,8 @@ class FakeOwncast:
         return JSONResponse({"success": True, "message": "changed"})
 
     async def _set_enabled_moderator(self, request: Request) -> Response:
+        if (throttled := self._throttled(request)) is not None:
+            return throttled
         token = request.query_params.get("accessToken", "")
         moderator = next((u for u in self.users.values() if u.token == token), None)
         if not token or moderator is None or not moderator.enabled or not moderator.moderator:
@@ -240,6 +286,8 @@ class FakeOwncast:
         return await self._set_enabled(request)
 
     async def _set_enabled_admin(self, request: Request) -> Response:
+        if (throttled := self._throttled(request)) is not None:
+            return throttled
         expected = base64.b64encode(f"admin:{self.admin_password}".encode()).decode()
         if request.headers.get("authorization", "") != f"Basic {expected}":
             self._log(request, 401)

@@ -46,6 +46,7 @@ class WebhookSender:
         client: httpx.AsyncClient,
         speed: float = 3600.0,
         ack_deadline_s: float = 5.0,
+        max_in_flight: int = 50,
     ) -> None:
         self.url = url
         self.secrets = list(secrets)
@@ -54,6 +55,8 @@ class WebhookSender:
         self.ack_deadline_s = ack_deadline_s
         self.late_acks = 0  # the next N acknowledgements arrive too late (a slow network)
         self.attempts: list[Attempt] = []
+        # Senders cap their parallel requests per endpoint; the deadline starts when sent.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     async def deliver(
         self,
@@ -72,7 +75,8 @@ class WebhookSender:
         mine: list[Attempt] = []
         for delay in (0.0, *(RETRY_SCHEDULE_S if retries else ())):
             await self.clock.sleep(delay)
-            attempt = await self._attempt(body, msg_id, offset_s, tamper, reserialize, secrets)
+            async with self._in_flight:  # signed and timed once it is really sent
+                attempt = await self._attempt(body, msg_id, offset_s, tamper, reserialize, secrets)
             mine.append(attempt)
             if attempt.acknowledged or (attempt.status is not None and 400 <= attempt.status < 500):
                 break

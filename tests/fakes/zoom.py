@@ -9,8 +9,10 @@ What it enforces (CONNECTORS.md section 7, "Zoom fake"):
 - Q&A and poll reports answer 404 (code 3001) until the webinar has ended (and its
   report is ready); Heavy-category calls (reports) beyond `heavy_per_s` a second answer 429 (no
   Retry-After: Zoom documents none);
-- OAuth with the account's client id/secret and account id; every API call needs a
-  token it issued; chat delete only for a live webinar's existing, undeleted message.
+- OAuth with the account's client id/secret and account id (401 `invalid_client`, 400
+  `invalid_request`); every API call needs a token it issued that has not expired
+  (`token_ttl_s` of its clock; Zoom's last an hour); chat delete only for a live
+  webinar's existing, undeleted message.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class ZoomFake:
         heavy_per_s: int = 10,
         heavy_window_s: float = 1.0,
         report_delay_s: float = 0.0,
+        token_ttl_s: float = 3600.0,
     ) -> None:
         self.secret = secret
         self.client_id, self.client_secret, self.account_id = client_id, client_secret, account_id
@@ -98,7 +101,8 @@ class ZoomFake:
         self.attempts: list[Attempt] = []
         self.calls: list[tuple[str, str, int]] = []  # REST calls: method, path, status
         self.webinars: dict[str, Webinar] = {}
-        self.tokens: set[str] = set()
+        self.token_ttl_s = token_ttl_s
+        self.tokens: dict[str, float] = {}  # access token -> expiry (fake monotonic)
         self._heavy: deque[float] = deque()
         self._pending: set[asyncio.Task[None]] = set()
         self._ts = itertools.count(int(time.time() * 1000))
@@ -297,6 +301,11 @@ class ZoomFake:
              "question": question, "answer": answer}
         )  # fmt: skip
 
+    def expire_tokens(self) -> None:
+        """Every token issued so far expires now (as an hour-old one does)."""
+        now = self.clock.monotonic()
+        self.tokens = {token: min(at, now) for token, at in self.tokens.items()}
+
     # -- REST --
     def _record(self, request: Request, response: Response) -> Response:
         self.calls.append((request.method, request.url.path, response.status_code))
@@ -315,14 +324,25 @@ class ZoomFake:
             body = {"reason": "Invalid request : account_id is wrong", "error": "invalid_request"}
             return self._record(request, JSONResponse(body, 400))
         token = token_source.token_urlsafe(24)
-        self.tokens.add(token)
-        granted = {"access_token": token, "token_type": "bearer", "expires_in": 3600, "scope": "x"}
+        self.tokens[token] = self.clock.monotonic() + self.token_ttl_s
+        granted = {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": int(self.token_ttl_s),
+            "scope": "x",
+        }
         return self._record(request, JSONResponse(granted))
 
     def _refuse(self, request: Request, *, heavy: bool) -> Response | None:
         auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.tokens:
+        expires_at = (
+            self.tokens.get(auth.removeprefix("Bearer ")) if auth[:7] == "Bearer " else None
+        )
+        if expires_at is None:
             body = {"code": 124, "message": "Invalid access token."}
+            return self._record(request, JSONResponse(body, 401))
+        if self.clock.monotonic() >= expires_at:
+            body = {"code": 124, "message": "Access token is expired."}
             return self._record(request, JSONResponse(body, 401))
         if heavy:
             now = time.monotonic()
