@@ -55,6 +55,18 @@ return ids
 """
 
 
+def _honour_cancellation() -> None:
+    """Raises CancelledError if the current task was asked to stop during a blocking read.
+
+    redis-py waits out a blocking XREAD/XREADGROUP that is cancelled (so the connection
+    stays usable) and can return normally afterwards: the cancel is lost and a reader
+    loop goes on. Checked after every blocking read, a stop takes effect at once.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _batch_from_fields(fields: dict[bytes, bytes]) -> LiveBatch:
     topics = tuple(fields[b"p"].decode().split(","))
     items = tuple(fields[b"d"].split(b"\n"))
@@ -117,6 +129,7 @@ class RedisBus(Bus):
                 count=count,
                 block=block_ms or None,
             )
+            _honour_cancellation()
         except ResponseError as exc:
             # The stream (and its group) was deleted under us: recreate on the next read.
             if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
@@ -223,6 +236,7 @@ class RedisBus(Bus):
         resp = await self.redis.xread(
             {self._k(event_id, "live"): f"{after_seq}-0"}, count=count, block=block_ms or None
         )
+        _honour_cancellation()
         return [
             _batch_from_fields(fields) for _key, entries in resp or [] for _id, fields in entries
         ]
@@ -260,6 +274,7 @@ class RedisBus(Bus):
             resp = await self.redis.xreadgroup(
                 COMMAND_GROUP, consumer, {key: ">"}, count=count, block=block_ms or None
             )
+            _honour_cancellation()
             entries = [e for _k2, es in resp or [] for e in es]
         return [CommandEntry(i.decode(), f[b"c"]) for i, f in entries]
 
