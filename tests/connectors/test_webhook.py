@@ -21,6 +21,7 @@ from app.events import service as events
 from app.events.models import Event, Source
 from app.main import create_app
 from tests.conftest import Stack, run_server
+from tests.connectors.started import inbox_acknowledged, ingest_until
 from tests.fakes.webhook_sender import WebhookSender
 
 OLD = "whsec_" + base64.b64encode(b"old-generic-secret-32-bytes-long").decode()
@@ -42,23 +43,10 @@ class Generic:
     async def envelopes(
         self, until: Callable[[list[Envelope]], bool], timeout: float = 5.0
     ) -> list[Envelope]:
-        deadline = time.monotonic() + timeout
-        while not until(self.seen):
-            assert time.monotonic() < deadline, f"timed out; got {self.seen}"
-            entries = await self.stack.bus.read_ingest(
-                "test", [self.source.event_id], 500, block_ms=50
-            )
-            self.seen += [Envelope.from_json(e.payload) for e in entries]
-        return self.seen
+        return await ingest_until(self.stack.bus, self.source.event_id, self.seen, until, timeout)
 
     async def acknowledged_all(self) -> None:
-        """Waits until the connector acknowledged everything it took from the inbox."""
-        for _ in range(100):
-            # Read as the connector's own consumer: only its unacknowledged entries come back.
-            if not await self.stack.bus.read_inbox(self.source.event_id, self.source.id, 10, 10):
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError("deliveries left unacknowledged")
+        await inbox_acknowledged(self.stack.bus, self.source.event_id, self.source.id)
 
     def restart(self) -> WebhookConnector:
         """A new instance, as a worker taking the lease over builds it."""

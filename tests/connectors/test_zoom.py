@@ -22,6 +22,7 @@ from app.events import service as events
 from app.events.models import Event, Source
 from app.main import create_app
 from tests.conftest import RunningServer, Stack, run_server
+from tests.connectors.started import inbox_acknowledged, ingest_until
 from tests.fakes.zoom import ZoomFake, zm_sign
 
 SECRET = "zoom-webhook-secret-4f1d8c"
@@ -43,15 +44,7 @@ class Zoom:
     async def envelopes(
         self, until: Callable[[list[Envelope]], bool], timeout: float = 5.0
     ) -> list[Envelope]:
-        """Reads the ingest stream until `until(everything read so far)` holds."""
-        deadline = time.monotonic() + timeout
-        while not until(self.seen):
-            assert time.monotonic() < deadline, f"timed out; got {[e.kind for e in self.seen]}"
-            entries = await self.stack.bus.read_ingest(
-                "test", [self.source.event_id], 500, block_ms=50
-            )
-            self.seen += [Envelope.from_json(e.payload) for e in entries]
-        return self.seen
+        return await ingest_until(self.stack.bus, self.source.event_id, self.seen, until, timeout)
 
     def of(self, kind: Kind) -> list[Envelope]:
         return [e for e in self.seen if e.kind is kind]
@@ -117,16 +110,8 @@ async def zoom(stack: Stack, event: Event) -> AsyncIterator[Zoom]:
         secret=SECRET, client_secret=CLIENT_SECRET, ack_deadline_s=2.0, speed=3600
     ) as fake:
         source = await add_zoom_source(stack, event, fake)
-        app = create_app(stack.settings, db=stack.db, bus=stack.bus)
-        async with run_server(app) as server:
-            await fake.register(f"{server.base_url}/hooks/{source.id}")
-            connector = build(stack, source)
-            await connector.start(timeout=5)
-            z = Zoom(stack, source, fake, server, connector, [])
-            try:
-                yield z
-            finally:
-                await z.connector.stop(drain_timeout=1)
+        async with running(stack, source, fake) as z:
+            yield z
 
 
 async def test_chat_presence_and_state_flow_in(zoom: Zoom) -> None:
@@ -437,13 +422,7 @@ async def running(stack: Stack, source: Source, fake: ZoomFake) -> AsyncIterator
 
 
 async def acknowledged_all(zoom: Zoom) -> None:
-    """Waits until the connector acknowledged everything it took from the inbox."""
-    for _ in range(100):
-        # Read as the connector's own consumer: only its unacknowledged entries come back.
-        if not await zoom.stack.bus.read_inbox(zoom.source.event_id, zoom.source.id, 10, 10):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("deliveries left unacknowledged")
+    await inbox_acknowledged(zoom.stack.bus, zoom.source.event_id, zoom.source.id)
 
 
 async def until_true(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
