@@ -19,10 +19,12 @@ from app.bus import Bus, make_bus
 from app.chat.router import router as chat_router
 from app.config import Settings, get_settings
 from app.connectors.hooks import router as hooks_router
+from app.cues.router import router as cues_router
 from app.db import Database
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.moderation.router import router as moderation_router
+from app.polls.router import router as polls_router
 from app.questions.router import router as questions_router
 from app.questions.router import undo_router
 from app.sources.router import router as sources_router
@@ -98,6 +100,8 @@ def create_app(
     app.include_router(moderation_router)
     app.include_router(hooks_router)
     app.include_router(sources_router)
+    app.include_router(cues_router)
+    app.include_router(polls_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -4,10 +4,12 @@ from app.audit.models import AuditLog
 from app.auth.models import ApiToken, User
 from app.chat.models import ChatMessage, ModerationAction
 from app.chat.rules_model import ModerationRules
+from app.cues.models import Cue, CueSheet
 from app.db import Base
 from app.events.models import Event, EventMember, Source
 from app.idempotency.models import IdempotencyKey
 from app.metrics.models import MetricSample
+from app.polls.models import Poll, PollOption, Vote
 from app.questions.models import Question, QuestionVote
 
 __all__ = [
@@ -15,14 +17,19 @@ __all__ = [
     "AuditLog",
     "Base",
     "ChatMessage",
+    "Cue",
+    "CueSheet",
     "Event",
     "EventMember",
     "IdempotencyKey",
     "MetricSample",
     "ModerationAction",
     "ModerationRules",
+    "Poll",
+    "PollOption",
     "Question",
     "QuestionVote",
     "Source",
     "User",
+    "Vote",
 ]

@@ -25,6 +25,7 @@ from app.audit import service as audit
 from app.bus import Bus, IngestEntry
 from app.chat import service as chat
 from app.chat.models import ModerationAction
+from app.cues import service as cues
 from app.db import Database
 from app.envelope import Envelope, Kind, message_row_id
 from app.events.models import Source, SourceKind
@@ -33,6 +34,9 @@ from app.moderation.live import EventRules, RuleCache
 from app.pipeline import aggregates, persist
 from app.pipeline.classify import is_question
 from app.pipeline.deltas import Delta, chat_message_data, delta, question_data
+from app.polls import service as polls
+from app.polls.chat_votes import parse_vote
+from app.polls.live import OpenPollCache
 from app.questions import service as questions
 from app.questions.duplicates import DuplicateFinder
 from app.questions.models import Question, QuestionState
@@ -73,6 +77,7 @@ class PipelineWorker:
         self._source_kinds: dict[str, dict[str, SourceKind]] = {}
         self._rules = RuleCache(db)
         self._duplicates = DuplicateFinder(db)
+        self._open_polls = OpenPollCache(db)
         self._events: list[str] = []
         self._last_sample_minute: dict[str, int] = {}
 
@@ -126,6 +131,10 @@ class PipelineWorker:
     async def _gauge_loop(self) -> None:
         while True:
             await asyncio.sleep(self.gauge_interval_s)
+            try:
+                await self.tick_polls()
+            except Exception:
+                log.exception("poll timer tick failed")
             for event_id in list(self._events):
                 try:
                     await self.tick_gauges(event_id)
@@ -206,6 +215,9 @@ class PipelineWorker:
         upvoted: dict[str, list[Envelope]] = defaultdict(list)  # question row id -> votes
         removals: list[Envelope] = []  # lines deleted or users cleared on the platform
         rules = await self._rules.get(event_id)
+        open_poll = await self._open_polls.get(event_id)
+        ballots: list[polls.Ballot] = []
+        ballot_envs: list[Envelope] = []
         decided: list[tuple[dict[str, Any], list[str]]] = []  # rows a rule acted on, and which
         for env in envelopes:
             self.stats.by_kind[env.kind.value] += 1
@@ -216,6 +228,12 @@ class PipelineWorker:
                 if rules.engine is not None and (rule_ids := _moderate(row, env, rules)):
                     decided.append((row, rule_ids))
                 chat_rows.append(row)
+                # A vote line is counted and stays a chat line, shown like any other.
+                if open_poll is not None and env.author is not None and env.text:
+                    choices = parse_vote(env.text, open_poll.kind, open_poll.option_count)
+                    if choices is not None:
+                        ballots.append(_ballot(env, open_poll.id, choices))
+                        ballot_envs.append(env)
                 # A line held or hidden by a rule does not reach the host's queue.
                 if row["is_question"] and not (row["held"] or row["hidden"]):
                     question_rows.append(_question_row(env))
@@ -237,8 +255,21 @@ class PipelineWorker:
                     removals.append(env)
             elif env.kind is Kind.moderation_result:
                 results.append(env)
+            elif env.kind is Kind.vote and "poll" in env.data:
+                # A native platform poll vote, or the audience page: {"poll", "choices"}.
+                target = env.data["poll"]
+                if not isinstance(target, str) or not target or env.author is None:
+                    await self._dead_letter(
+                        event_id,
+                        env.to_json(),
+                        "poll vote without a poll id or a voter",
+                        env.source_id,
+                    )
+                    continue
+                ballots.append(_ballot(env, target, env.data.get("choices")))
+                ballot_envs.append(env)
             elif env.kind is Kind.vote and "question" in env.data:
-                # A platform's Q&A upvote. Poll votes (data.poll) are counted by polls.
+                # A platform's Q&A upvote.
                 target = env.data["question"]
                 if not isinstance(target, str) or not target or env.author is None:
                     await self._dead_letter(
@@ -262,7 +293,8 @@ class PipelineWorker:
         voted_data: list[dict[str, Any]] = []
         unknown: set[str] = set()
         removed: list[dict[str, Any]] = []
-        if chat_rows or question_rows or results or upvoted or removals:
+        voting = polls.VoteOutcome()
+        if chat_rows or question_rows or results or upvoted or removals or ballots:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
                 for env in removals:  # after the insert: a deletion may ride with its line
@@ -285,7 +317,11 @@ class PipelineWorker:
                     ]
                     voted, unknown = await questions.add_platform_votes(session, event_id, votes)
                     voted_data = [questions.data(q) for q in voted]
+                voting = await polls.record_votes(session, event_id, ballots)
                 await session.commit()
+        for index, reason in voting.rejected:
+            env = ballot_envs[index]
+            await self._dead_letter(event_id, env.to_json(), f"poll vote: {reason}", env.source_id)
         # An upvote can only follow its question: one for a question this event never
         # received is kept for ops, not silently dropped.
         for question_id in sorted(unknown):
@@ -311,6 +347,7 @@ class PipelineWorker:
         deltas += [delta("questions", "question.updated", d) for d in voted_data]
         deltas += [delta("chat", "chat.updated", d) for d in removed]
         deltas += other
+        deltas += [delta("polls", "poll.results", r) for r in voting.results]
 
         # Consoles first: the counters below only feed the next gauge tick.
         if deltas:
@@ -325,6 +362,16 @@ class PipelineWorker:
             by_minute[aggregates.minute_of(row["received_at"].timestamp())].append(row["author_id"])
         for minute, authors in by_minute.items():
             await self.bus.record_activity(event_id, minute, len(authors), authors)
+
+    # -- poll timers --
+    async def tick_polls(self, now: datetime | None = None) -> None:
+        """Closes polls whose timer ran out (any worker may; the version lets one win)."""
+        async with self.db.sessions() as session:
+            closed = await polls.close_due(session, now)
+            await session.commit()
+        for change in closed:
+            self._open_polls.forget(change.event_id)
+            await change.publish(self.bus)
 
     # -- gauges --
     async def tick_gauges(self, event_id: str, now: float | None = None) -> None:
@@ -342,6 +389,8 @@ class PipelineWorker:
             self.bus, event_id, questions_pending=int(pending or 0), now=now
         )
         await self.bus.publish_live(event_id, [delta("gauges", "gauges.update", gauges)])
+        # The run-of-show's overruns ride the same lease: flagged once, by one worker.
+        await cues.flag_overruns(self.db, self.bus, event_id, datetime.fromtimestamp(now, UTC))
 
         minute = aggregates.minute_of(now)
         last = self._last_sample_minute.get(event_id)
@@ -423,6 +472,18 @@ def _rule_audit(row: dict[str, Any], rule_ids: list[str]) -> dict[str, Any]:
         after={"reason": row["moderation_reason"]},
     )
     return {**entry, "created_at": row["created_at"]}
+
+
+def _ballot(env: Envelope, poll: str, choices: Any) -> polls.Ballot:
+    author_id, _ = _author(env)
+    return polls.Ballot(
+        poll=poll,
+        voter=f"{env.platform}:{author_id}",
+        platform=env.platform,
+        source_id=env.source_id,
+        choices=choices,
+        received_at=env.ingest_at,
+    )
 
 
 def _question_row(env: Envelope) -> dict[str, Any]:

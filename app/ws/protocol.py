@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 TOPICS = frozenset({"chat", "questions", "polls", "gauges", "incidents", "cues", "sources"})
-DEFAULT_TOPICS = frozenset({"chat", "questions", "gauges", "sources"})
+DEFAULT_TOPICS = frozenset({"chat", "questions", "polls", "cues", "gauges", "sources"})
 # Gauges are high-rate and only the latest matters: a lagging console gets them coalesced.
 COALESCED_TOPICS = frozenset({"gauges"})
 

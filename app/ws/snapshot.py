@@ -8,6 +8,7 @@ from app.chat import repository as chat_repo
 from app.chat import service as chat_service
 from app.db import Database
 from app.pipeline.deltas import chat_message_data, question_data, row_dict
+from app.polls import service as polls
 from app.questions import repository as questions_repo
 
 SNAPSHOT_CHAT = 200
@@ -20,11 +21,13 @@ def snapshot_loader(db: Database) -> Any:
             chat = await chat_repo.recent(session, event_id, SNAPSHOT_CHAT)
             questions = await questions_repo.open_questions(session, event_id, SNAPSHOT_QUESTIONS)
             actions = await chat_repo.recent_actions(session, event_id, SNAPSHOT_CHAT)
+            live_polls = await polls.live_polls(session, event_id)
         return {
             "chat": [chat_message_data(row_dict(m)) for m in chat],
             "questions": [question_data(row_dict(q)) for q in questions],
             # So a reloaded console still shows what the platforms answered.
             "moderation": [chat_service.action_data(a) for a in actions],
+            "polls": live_polls,
         }
 
     return load

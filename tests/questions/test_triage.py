@@ -16,10 +16,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.audit.models import AuditLog
-from app.auth.models import User
+from app.auth import service as auth
+from app.auth.models import Role, User
 from app.chat.models import ChatMessage
+from app.cues.models import Cue
 from app.errors import VersionConflict
+from app.events import service as events
 from app.main import create_app
+from app.polls import service as polls
+from app.polls.models import PollKind
 from app.questions import service
 from app.questions.models import Question, QuestionState
 from app.questions.service import TRANSITIONS
@@ -334,6 +339,28 @@ async def test_every_mutating_route_leaves_an_audit_row(
     qids = await make_questions(stack, seeded, 10)
     e = seeded.event.id
     source = seeded.sources[0].id
+    async with stack.db.sessions() as session:  # a draft poll, and a host to run it
+        poll = await polls.create(
+            session,
+            e,
+            title="Best talk?",
+            kind=PollKind.single,
+            options=["A", "B"],
+            duration_s=None,
+            cue_id=None,
+            actor="test",
+        )
+        host_user = await auth.create_user(session, "host", "host-pass", Role.host)
+        await events.add_member(session, seeded.event, host_user.id, Role.host.value)
+        await session.commit()
+    async with stack.db.sessions() as session:  # two cues on the run-of-show
+        cue_ids = []
+        for i, title in enumerate(("Opening", "Spare")):
+            cue = Cue(event_id=e, position=i, title=title, actions=[], actions_fired=[])
+            session.add(cue)
+            await session.flush()
+            cue_ids.append(cue.id)
+        await session.commit()
     calls = {
         ("POST", "/api/events/{event_id}/questions/{question_id}/transition"): (
             f"/api/events/{e}/questions/{qids[0]}/transition",
@@ -409,6 +436,39 @@ async def test_every_mutating_route_leaves_an_audit_row(
             f"/api/events/{e}/sources/{source}/resume",
             {"version": 3},
         ),
+        ("POST", "/api/events/{event_id}/polls"): (
+            f"/api/events/{e}/polls",
+            {"title": "Lunch?", "options": ["Pizza", "Salad"]},
+        ),
+        ("PATCH", "/api/events/{event_id}/polls/{poll_id}"): (
+            f"/api/events/{e}/polls/{poll.id}",
+            {"version": 1, "title": "Best talk today?"},
+        ),
+        ("POST", "/api/events/{event_id}/polls/{poll_id}/launch"): (
+            f"/api/events/{e}/polls/{poll.id}/launch",
+            {"version": 2},
+        ),
+        ("POST", "/api/events/{event_id}/polls/{poll_id}/close"): (
+            f"/api/events/{e}/polls/{poll.id}/close",
+            {"version": 3},
+        ),
+        ("POST", "/api/events/{event_id}/cues"): (f"/api/events/{e}/cues", {"title": "Q&A"}),
+        ("PATCH", "/api/events/{event_id}/cues/{cue_id}"): (
+            f"/api/events/{e}/cues/{cue_ids[0]}",
+            {"version": 1, "notes": "wave"},
+        ),
+        ("POST", "/api/events/{event_id}/cues/go"): (
+            f"/api/events/{e}/cues/go",
+            {"expected_live": None},
+        ),
+        ("DELETE", "/api/events/{event_id}/cues/{cue_id}"): (
+            f"/api/events/{e}/cues/{cue_ids[1]}",
+            None,
+        ),
+        ("POST", "/api/events/{event_id}/cues/import"): (
+            f"/api/events/{e}/cues/import",
+            {"cues": [{"title": "Imported"}]},
+        ),
     }
     async with stack.db.sessions() as session:  # two messages held for review
         await session.execute(
@@ -432,8 +492,11 @@ async def test_every_mutating_route_leaves_an_audit_row(
 
     admin = httpx.AsyncClient(transport=mod._transport, base_url="http://t")  # type: ignore[attr-defined]
     await admin.post("/api/auth/login", json={"username": "admin", "password": "admin-pass"})
+    host = httpx.AsyncClient(transport=mod._transport, base_url="http://t")  # type: ignore[attr-defined]
+    await host.post("/api/auth/login", json={"username": "host", "password": "host-pass"})
     for (method, template), (path, body) in calls.items():
         client = admin if template == "/api/events" or "/sources" in template else mod
+        client = host if "/polls" in template or "/cues" in template else client
         async with stack.db.sessions() as session:
             before = await session.scalar(select(func.max(AuditLog.id))) or 0
         resp = await client.request(method, path, json=body)
@@ -464,3 +527,4 @@ async def test_every_mutating_route_leaves_an_audit_row(
     assert per_question[0]["before"]["state"] == "pending"
     assert per_question[0]["after"]["state"] == "approved"
     await admin.aclose()
+    await host.aclose()

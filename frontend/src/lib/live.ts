@@ -72,7 +72,7 @@ export interface LiveOptions {
   onFatal?: (err: LiveError) => void;
 }
 
-export const DEFAULT_TOPICS: Topic[] = ['chat', 'questions', 'gauges', 'sources'];
+export const DEFAULT_TOPICS: Topic[] = ['chat', 'questions', 'polls', 'cues', 'gauges', 'sources'];
 
 const FATAL_MESSAGES: Record<number, string> = {
   4401: 'Your session has ended. Please sign in again.',

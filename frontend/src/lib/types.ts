@@ -186,7 +186,7 @@ export interface ApiErrorBody {
 
 // ---- WebSocket -------------------------------------------------------------
 
-export type Topic = 'chat' | 'questions' | 'gauges' | 'sources';
+export type Topic = 'chat' | 'questions' | 'polls' | 'cues' | 'gauges' | 'sources';
 
 export interface SubscribeMsg {
   type: 'subscribe';

@@ -1,0 +1,1 @@
+"""Run-of-show: the ordered cue sheet of an event, and GO."""
