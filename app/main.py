@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.audit.router import router as audit_router
@@ -38,6 +38,10 @@ _NOT_BUILT = """<!doctype html><meta charset=utf-8><title>Control Room</title>
 <body style="font-family:sans-serif;background:#111;color:#eee;padding:3rem">
 <h1>Control Room</h1><p>The console is not built. Run <code>make setup</code>
 (or <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>) and reload.</p>"""
+
+
+# Pages that change with each build: always revalidate, never serve a stale shell.
+_PAGE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 def create_app(
@@ -118,8 +122,20 @@ def create_app(
         body = {"status": "ok" if ok else "unavailable", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    if (settings.frontend_dist / "index.html").exists():
-        app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
+    dist = settings.frontend_dist
+
+    # The audience page and the overlays are pages of their own (no console login); the
+    # code or kind in the path is read by the page itself.
+    @app.get("/a/{code}", include_in_schema=False)
+    async def audience_page(code: str) -> FileResponse:
+        return FileResponse(dist / "audience.html", headers=_PAGE_HEADERS)
+
+    @app.get("/overlay/{kind}", include_in_schema=False)
+    async def overlay_page(kind: str) -> FileResponse:
+        return FileResponse(dist / "overlay.html", headers=_PAGE_HEADERS)
+
+    if (dist / "index.html").exists():
+        app.mount("/", StaticFiles(directory=dist, html=True), name="console")
     else:
 
         @app.get("/", include_in_schema=False)

@@ -13,6 +13,14 @@ export default defineConfig({
     emptyOutDir: true,
     assetsDir: 'assets',
     target: 'es2022',
+    // Three pages: the console (login), the audience page and the OBS overlays (no login).
+    rollupOptions: {
+      input: {
+        console: 'index.html',
+        audience: 'audience.html',
+        overlay: 'overlay.html',
+      },
+    },
   },
   server: {
     port: 5173,
