@@ -4,17 +4,21 @@
 import type {
   BatchMsg,
   ChatMessage,
+  Cue,
+  CueLive,
   Delta,
   Gauges,
   HelloMsg,
   ModerationResult,
   ModerationStatus,
+  Poll,
   Question,
   ServerMsg,
   Snapshot,
   SubscribeMsg,
   Topic,
 } from './types';
+import { applyCue, applyCueLive, applyPoll, applyPollResults } from './host';
 import { applySourceDelta, mergeSource, newBook, noteMessage, type SourceView } from './sources';
 
 /**
@@ -250,6 +254,12 @@ export class LiveClient {
   gaugeHistory: GaugeSample[] = [];
   /** sources and their health: REST answers (mergeSources) and `sources` deltas; kept across snapshots */
   sources = newBook();
+  /** run-of-show cues by id: GET /cues (mergeCues) and `cues` deltas; kept across snapshots */
+  cues = new Map<string, Cue>();
+  /** the live cue's id as cue.live / the sheet last said (undefined: not known yet) */
+  liveCueId: string | null | undefined = undefined;
+  /** polls by id: REST answers (mergePolls), the snapshot's open poll, `polls` deltas */
+  polls = new Map<string, Poll>();
   /** server clock − local clock, ms (estimated from hello/ping server_time) */
   clockOffsetMs = 0;
   error: LiveError | null = null;
@@ -383,6 +393,33 @@ export class LiveClient {
   mergeSources(list: Iterable<SourceView | null | undefined>): number {
     let n = 0;
     for (const src of list) if (mergeSource(this.sources, src)) n++;
+    if (n > 0) this.emit();
+    return n;
+  }
+
+  /** Merge the cue sheet (GET /cues) or cues from a write's answer. */
+  mergeCues(cues: Iterable<Cue | null | undefined>, liveCueId?: string | null): number {
+    let n = 0;
+    for (const c of cues) if (applyCue(this.cues, c)) n++;
+    if (liveCueId !== undefined && liveCueId !== this.liveCueId) {
+      this.liveCueId = liveCueId;
+      n++;
+    }
+    if (n > 0) this.emit();
+    return n;
+  }
+
+  /** Merge a GO answer (the same body as cue.live). */
+  mergeCueLive(body: CueLive | null | undefined): void {
+    const live = applyCueLive(this.cues, body);
+    if (live !== undefined) this.liveCueId = live;
+    this.emit();
+  }
+
+  /** Merge polls from REST answers (the list, a write, a 409's `current`). */
+  mergePolls(polls: Iterable<Poll | null | undefined>): number {
+    let n = 0;
+    for (const p of polls) if (applyPoll(this.polls, p)) n++;
     if (n > 0) this.emit();
     return n;
   }
@@ -578,6 +615,26 @@ export class LiveClient {
       case 'gauges.update':
         this.applyGauges(d.data);
         break;
+      case 'poll.updated':
+        applyPoll(this.polls, d.data);
+        break;
+      case 'poll.results':
+        applyPollResults(this.polls, d.data);
+        break;
+      case 'cue.updated':
+      case 'cue.overrun':
+        applyCue(this.cues, d.data);
+        break;
+      case 'cue.live': {
+        const live = applyCueLive(this.cues, d.data);
+        if (live !== undefined) this.liveCueId = live;
+        break;
+      }
+      case 'cue.deleted':
+        if (d.data && typeof d.data.id === 'string') this.cues.delete(d.data.id);
+        break;
+      case 'cue.action':
+        break; // shown by the overlays; the host view reads actions_fired on the cue
       default:
         // source.updated, source.health (topic `sources`)
         applySourceDelta(this.sources, d as unknown as { type: string; data: unknown });
@@ -601,6 +658,9 @@ export class LiveClient {
     this.snapshots += 1;
     this.gauges = null;
     if (s.gauges) this.applyGauges(s.gauges);
+    // The snapshot carries only the open poll: drafts and closed ones stay (the host
+    // view re-fetches the list after each snapshot).
+    for (const p of s.polls ?? []) applyPoll(this.polls, p);
   }
 
   /** A new line (chat.message, snapshot): held ones go to the hold queue. False if known. */

@@ -1,6 +1,6 @@
 // A fake WebSocket for unit tests (not bundled: only imported from *.test.ts).
 
-import type { ChatMessage, Gauges, ModerationResult, Question } from './types';
+import type { ChatMessage, Cue, Gauges, ModerationResult, Poll, PollResults, Question } from './types';
 import type { SocketLike } from './live';
 
 export class FakeSocket implements SocketLike {
@@ -140,6 +140,65 @@ export function modResult(over: Partial<ModerationResult> = {}): ModerationResul
     requested_by: 'user:mod',
     created_at: '2030-01-01T10:00:00Z',
     completed_at: null,
+    ...over,
+  };
+}
+
+export function cue(over: Partial<Cue> = {}): Cue {
+  return {
+    id: 'c1',
+    position: 0,
+    title: 'Welcome',
+    planned_start_at: null,
+    planned_duration_s: 300,
+    owner_role: 'host',
+    notes: '',
+    actions: [],
+    state: 'pending',
+    actual_start_at: null,
+    actual_end_at: null,
+    remaining_s: null,
+    overrun_s: 0,
+    overrun: false,
+    actions_fired: [],
+    version: 1,
+    updated_at: '2030-01-01T09:00:00Z',
+    ...over,
+  };
+}
+
+export function poll(over: Partial<Poll> = {}): Poll {
+  return {
+    id: 'p1',
+    event_id: 'e1',
+    title: 'Best talk?',
+    kind: 'single',
+    state: 'draft',
+    options: ['A', 'B'],
+    duration_s: null,
+    opens_at: null,
+    closes_at: null,
+    cue_id: null,
+    version: 1,
+    created_at: '2030-01-01T09:00:00Z',
+    updated_at: '2030-01-01T09:00:00Z',
+    results: null,
+    ...over,
+  };
+}
+
+export function results(over: Partial<PollResults> = {}): PollResults {
+  return {
+    poll_id: 'p1',
+    state: 'open',
+    kind: 'single',
+    options: [
+      { position: 1, label: 'A', votes: 2 },
+      { position: 2, label: 'B', votes: 1 },
+    ],
+    by_platform: { twitch: { voters: 2, counts: [1, 1] }, youtube: { voters: 1, counts: [1, 0] } },
+    total_voters: 3,
+    late_votes: 0,
     ...over,
   };
 }

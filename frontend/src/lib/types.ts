@@ -200,6 +200,8 @@ export interface Snapshot {
   gauges: Gauges | null;
   /** the latest platform actions and their answers (newest last) */
   moderation?: ModerationResult[];
+  /** the open poll (at most one), with its results */
+  polls?: Poll[];
 }
 
 export interface HelloMsg {
@@ -217,7 +219,13 @@ export type Delta =
   | { seq: number; topic: 'chat'; type: 'moderation.result'; at: string; data: ModerationResult }
   | { seq: number; topic: 'questions'; type: 'question.created'; at: string; data: Question }
   | { seq: number; topic: 'questions'; type: 'question.updated'; at: string; data: Question }
-  | { seq: number; topic: 'gauges'; type: 'gauges.update'; at: string; data: Gauges };
+  | { seq: number; topic: 'gauges'; type: 'gauges.update'; at: string; data: Gauges }
+  | { seq: number; topic: 'polls'; type: 'poll.updated'; at: string; data: Poll }
+  | { seq: number; topic: 'polls'; type: 'poll.results'; at: string; data: PollResults }
+  | { seq: number; topic: 'cues'; type: 'cue.updated' | 'cue.overrun'; at: string; data: Cue }
+  | { seq: number; topic: 'cues'; type: 'cue.live'; at: string; data: CueLive }
+  | { seq: number; topic: 'cues'; type: 'cue.deleted'; at: string; data: { id: string } }
+  | { seq: number; topic: 'cues'; type: 'cue.action'; at: string; data: { cue_id: string; action: CueAction } };
 
 export interface BatchMsg {
   type: 'batch';
@@ -237,3 +245,81 @@ export interface PingMsg {
 }
 
 export type ServerMsg = HelloMsg | BatchMsg | ResyncMsg | PingMsg;
+
+// ---- run-of-show and polls (docs/PROTOCOL.md) ----------------------------------------
+
+export type CueState = 'pending' | 'live' | 'done' | 'skipped';
+
+export interface CueAction {
+  type: string;
+  [k: string]: unknown;
+}
+
+export interface Cue {
+  id: string;
+  position: number;
+  title: string;
+  planned_start_at: string | null;
+  /** 0: untimed */
+  planned_duration_s: number;
+  owner_role: string | null;
+  notes: string;
+  actions: CueAction[];
+  state: CueState;
+  actual_start_at: string | null;
+  actual_end_at: string | null;
+  remaining_s: number | null;
+  overrun_s: number;
+  overrun: boolean;
+  actions_fired: { type: string; at: string; status: string; detail?: unknown }[];
+  version: number;
+  updated_at: string;
+}
+
+/** GET /api/events/{id}/cues */
+export interface CueSheet {
+  server_time: string;
+  sheet_version: number;
+  live_cue_id: string | null;
+  cues: Cue[];
+}
+
+/** cue.live delta and the GO answer */
+export interface CueLive {
+  live: Cue | null;
+  next: Cue | null;
+  ended: Cue | null;
+  server_time: string;
+}
+
+export type PollKind = 'single' | 'multiple' | 'rating';
+export type PollState = 'draft' | 'open' | 'closed';
+
+/** poll.results delta, and a poll's `results` */
+export interface PollResults {
+  poll_id: string;
+  state: PollState;
+  kind: PollKind;
+  options: { position: number; label: string; votes: number }[];
+  by_platform: Record<string, { voters: number; counts: number[] }>;
+  total_voters: number;
+  late_votes: number;
+  average?: number | null;
+}
+
+export interface Poll {
+  id: string;
+  event_id: string;
+  title: string;
+  kind: PollKind;
+  state: PollState;
+  options: string[];
+  duration_s: number | null;
+  opens_at: string | null;
+  closes_at: string | null;
+  cue_id: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  results: PollResults | null;
+}

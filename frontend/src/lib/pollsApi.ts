@@ -1,0 +1,25 @@
+// REST calls of the poll controls (docs/PROTOCOL.md "Polls"). Writes carry an
+// Idempotency-Key and the version last seen; each answers with the poll and its results.
+
+import { request, write } from './api';
+import type { Poll, PollKind } from './types';
+
+const ev = (id: string) => `/api/events/${encodeURIComponent(id)}`;
+const ppath = (eventId: string, pid: string) => `${ev(eventId)}/polls/${encodeURIComponent(pid)}`;
+
+export interface PollCreate {
+  title: string;
+  kind: PollKind;
+  options: string[];
+  duration_s?: number | null;
+  cue_id?: string | null;
+}
+
+export const pollsApi = {
+  list: async (eventId: string) => (await request<Poll[]>('GET', `${ev(eventId)}/polls`)) ?? [],
+  create: (eventId: string, body: PollCreate) => write<Poll>('POST', `${ev(eventId)}/polls`, body),
+  launch: (eventId: string, p: Pick<Poll, 'id' | 'version'>) =>
+    write<Poll>('POST', `${ppath(eventId, p.id)}/launch`, { version: p.version }),
+  close: (eventId: string, p: Pick<Poll, 'id' | 'version'>) =>
+    write<Poll>('POST', `${ppath(eventId, p.id)}/close`, { version: p.version }),
+};
