@@ -95,6 +95,8 @@ def make_settings(backend: str, tmp_path: Path, pg_url: str | None, **extra: Any
             secret_key="test-secret",
             **extra,
         )
+    if pg_url is None:
+        raise ValueError("the real backend needs a PostgreSQL URL (the pg_database fixture)")
     # A namespace of its own: test runs (and the benchmark) may share this Redis.
     return Settings(
         database_url=pg_url,
