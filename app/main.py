@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.audience.router import router as audience_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.bus import Bus, make_bus
@@ -24,6 +25,7 @@ from app.db import Database
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.moderation.router import router as moderation_router
+from app.overlays.router import router as overlays_router
 from app.polls.router import router as polls_router
 from app.questions.router import router as questions_router
 from app.questions.router import undo_router
@@ -106,6 +108,8 @@ def create_app(
     app.include_router(sources_router)
     app.include_router(cues_router)
     app.include_router(polls_router)
+    app.include_router(audience_router)
+    app.include_router(overlays_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

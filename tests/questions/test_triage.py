@@ -23,6 +23,7 @@ from app.cues.models import Cue
 from app.errors import VersionConflict
 from app.events import service as events
 from app.main import create_app
+from app.overlays import service as overlays
 from app.polls import service as polls
 from app.polls.models import PollKind
 from app.questions import service
@@ -352,7 +353,9 @@ async def test_every_mutating_route_leaves_an_audit_row(
         )
         host_user = await auth.create_user(session, "host", "host-pass", Role.host)
         await events.add_member(session, seeded.event, host_user.id, Role.host.value)
+        _, overlay_token = overlays.create_token(session, e, host_user)  # one to revoke
         await session.commit()
+    await overlays.store_token(stack.bus, e, overlay_token)
     async with stack.db.sessions() as session:  # two cues on the run-of-show
         cue_ids = []
         for i, title in enumerate(("Opening", "Spare")):
@@ -469,6 +472,12 @@ async def test_every_mutating_route_leaves_an_audit_row(
             f"/api/events/{e}/cues/import",
             {"cues": [{"title": "Imported"}]},
         ),
+        ("POST", "/api/events/{event_id}/overlays"): (f"/api/events/{e}/overlays", None),
+        ("POST", "/api/events/{event_id}/audience"): (f"/api/events/{e}/audience", None),
+        ("DELETE", "/api/events/{event_id}/overlays/{token_id}"): (
+            f"/api/events/{e}/overlays/{overlay_token['id']}",
+            None,
+        ),
     }
     async with stack.db.sessions() as session:  # two messages held for review
         await session.execute(
@@ -480,6 +489,11 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ("POST", "/api/auth/login"),
         ("POST", "/api/auth/logout"),
         ("POST", "/hooks/{source_id}"),
+        # The audience's own input (questions, votes, upvotes): anonymous by design, and
+        # it reaches the record through the pipeline like any platform's.
+        ("POST", "/api/a/{code}/questions"),
+        ("POST", "/api/a/{code}/votes"),
+        ("POST", "/api/a/{code}/upvotes"),
     }
     paths = create_app(stack.settings).openapi()["paths"]
     app_routes = {
@@ -496,7 +510,8 @@ async def test_every_mutating_route_leaves_an_audit_row(
     await host.post("/api/auth/login", json={"username": "host", "password": "host-pass"})
     for (method, template), (path, body) in calls.items():
         client = admin if template == "/api/events" or "/sources" in template else mod
-        client = host if "/polls" in template or "/cues" in template else client
+        on_air = ("/polls", "/cues", "/overlays", "/audience")
+        client = host if any(p in template for p in on_air) else client
         async with stack.db.sessions() as session:
             before = await session.scalar(select(func.max(AuditLog.id))) or 0
         resp = await client.request(method, path, json=body)
