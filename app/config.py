@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="CPU niceness a worker process takes, so on a shared machine the "
         "people-facing serve process (REST, fan-out) runs first; the pipeline batches anyway",
     )
+    audience_ip_votes_per_10s: int = Field(
+        default=300,
+        ge=1,
+        description="audience-page votes and upvotes one IP address may send per 10 s "
+        "(per API process); raise it when many voters share one address",
+    )
     frontend_dist: Path = Field(
         default=ROOT / "frontend" / "dist", description="built console served at /"
     )

@@ -181,5 +181,7 @@ async def upvote(
 def _vote_keys(request: Request, client_id: str) -> dict[str, tuple[limits.Window, ...]]:
     return {
         f"v:client:{client_id}": limits.VOTES_PER_CLIENT,
-        f"v:ip:{_ip(request)}": limits.VOTES_PER_IP,
+        f"v:ip:{_ip(request)}": limits.votes_per_ip(
+            request.app.state.settings.audience_ip_votes_per_10s
+        ),
     }
