@@ -39,29 +39,21 @@ import orjson
 import redis.asyncio as aioredis
 import websockets
 
-from app.config import Settings
 from bench.common import raise_nofile
-from bench.live10 import PG_ADMIN_DSN, RESULTS, VENV_BIN, Procs, free_port, say, wait_ready
+from bench.live10 import (
+    RESULTS,
+    VENV_BIN,
+    Procs,
+    free_port,
+    fresh_database,
+    say,
+    wait_ready,
+)
 
 REDIS_URL = os.environ.get("BENCH_VOTES_REDIS_URL", "redis://127.0.0.1:6379/12")
 DB_NAME = "cr_bench_votes"
 TARGET_S = 1.0
 OPTIONS = ["Red", "Green", "Blue", "Yellow"]
-
-
-async def fresh_database() -> str:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    finally:
-        await conn.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{DB_NAME}"
-    from app.cli import migrate
-
-    await asyncio.to_thread(migrate, Settings(database_url=url))
-    return url
 
 
 async def seed(url: str) -> tuple[str, str]:
@@ -197,7 +189,7 @@ def pct(values: list[float], q: float) -> float | None:
 
 async def run(a: argparse.Namespace) -> dict[str, Any]:
     raise_nofile()
-    db_url = await fresh_database()
+    db_url = await fresh_database(DB_NAME)
     r = aioredis.from_url(REDIS_URL)
     await r.flushdb()
     await r.aclose()

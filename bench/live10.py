@@ -161,15 +161,16 @@ async def wait_ready(base: str, timeout: float = 40.0) -> None:
 # -- setup ------------------------------------------------------------------------
 
 
-async def fresh_database() -> str:
+async def fresh_database(name: str = DB_NAME) -> str:
+    """Drops and creates database `name`, migrates it to head; returns its async URL."""
     conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{DB_NAME}"
+    url = f"{base}/{name}"
     from app.cli import migrate
 
     await asyncio.to_thread(migrate, Settings(database_url=url))

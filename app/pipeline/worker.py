@@ -132,7 +132,9 @@ class PipelineWorker:
         while True:
             await asyncio.sleep(self.gauge_interval_s)
             try:
-                await self.tick_polls()
+                # One worker at a time closes timed-out polls: the query spans every event.
+                if await self.bus.acquire_lease("poll-timers", self.consumer, 3_000):
+                    await self.tick_polls()
             except Exception:
                 log.exception("poll timer tick failed")
             for event_id in list(self._events):
@@ -170,6 +172,15 @@ class PipelineWorker:
         self.stats.dead_letters += 1
         log.warning("dead-lettered input for event %s: %s", event_id, reason)
         await self.bus.add_dead_letter(event_id, payload, reason, source_id=source_id)
+
+    async def _vote_target(self, event_id: str, env: Envelope, key: str) -> str | None:
+        """The poll or question a vote is for; None (and dead-lettered) without it or a voter."""
+        target = env.data.get(key)
+        if isinstance(target, str) and target and env.author is not None:
+            return target
+        reason = f"vote without a {key} id or a voter"
+        await self._dead_letter(event_id, env.to_json(), reason, env.source_id)
+        return None
 
     async def _parse(self, event_id: str, entries: list[IngestEntry]) -> list[Envelope]:
         envelopes: list[Envelope] = []
@@ -257,27 +268,13 @@ class PipelineWorker:
                 results.append(env)
             elif env.kind is Kind.vote and "poll" in env.data:
                 # A native platform poll vote, or the audience page: {"poll", "choices"}.
-                target = env.data["poll"]
-                if not isinstance(target, str) or not target or env.author is None:
-                    await self._dead_letter(
-                        event_id,
-                        env.to_json(),
-                        "poll vote without a poll id or a voter",
-                        env.source_id,
-                    )
+                if (target := await self._vote_target(event_id, env, "poll")) is None:
                     continue
                 ballots.append(_ballot(env, target, env.data.get("choices")))
                 ballot_envs.append(env)
             elif env.kind is Kind.vote and "question" in env.data:
                 # A platform's Q&A upvote.
-                target = env.data["question"]
-                if not isinstance(target, str) or not target or env.author is None:
-                    await self._dead_letter(
-                        event_id,
-                        env.to_json(),
-                        "upvote without a question id or a voter",
-                        env.source_id,
-                    )
+                if (target := await self._vote_target(event_id, env, "question")) is None:
                     continue
                 upvoted[message_row_id(env.source_id, target)].append(env)
 
@@ -368,7 +365,8 @@ class PipelineWorker:
         """Closes polls whose timer ran out (any worker may; the version lets one win)."""
         async with self.db.sessions() as session:
             closed = await polls.close_due(session, now)
-            await session.commit()
+            if closed:
+                await session.commit()
         for change in closed:
             self._open_polls.forget(change.event_id)
             await change.publish(self.bus)
