@@ -49,9 +49,10 @@ check: setup
 	$(BIN)/mypy
 	cd frontend && npm run check
 
-## bench: the Live-10 benchmark on Redis + PostgreSQL; writes bench/results/live10.json
+## bench: Live-10, then 5,000 audience voters in 10 s, on Redis + PostgreSQL; writes bench/results/
 bench: setup services
 	$(BIN)/python -m bench.live10
+	$(BIN)/python -m bench.audience_votes
 
 ## bench-twitch: the Twitch reader's parse + hand-off rate on one core (target >= 20,000 msg/s)
 bench-twitch: setup services

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="audience-page votes and upvotes one IP address may send per 10 s "
         "(per API process); raise it when many voters share one address",
     )
+    audience_snapshot_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="how long each API process reuses what every audience page shows "
+        "(event, poll, approved questions) before reading it again",
+    )
     frontend_dist: Path = Field(
         default=ROOT / "frontend" / "dist", description="built console served at /"
     )

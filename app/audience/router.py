@@ -6,16 +6,16 @@ import re
 import secrets
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from app.audience import limits, service
 from app.audience.schemas import QuestionIn, UpvoteIn, VoteIn
+from app.audience.snapshot import FRESH_S, Snapshot, Snapshots
 from app.auth.models import Role
 from app.deps import BusDep, EventMemberDep, SessionDep
 from app.errors import AppError, Forbidden, error_body
-from app.events.models import Event, Source
 from app.questions import service as questions
 
 router = APIRouter(tags=["audience"])
@@ -48,14 +48,24 @@ def _ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _page_source(code: str, session: SessionDep) -> tuple[Source, Event]:
-    return await service.by_code(session, code)
+def _snapshots(request: Request) -> Snapshots:
+    state = request.app.state
+    if not hasattr(state, "audience_snapshots"):
+        state.audience_snapshots = Snapshots(
+            state.db, state.bus, state.settings.audience_snapshot_s
+        )
+    snapshots: Snapshots = state.audience_snapshots
+    return snapshots
 
 
-PageSource = Annotated[tuple[Source, Event], Depends(_page_source)]
+async def _page(code: str, request: Request) -> Snapshot:
+    return await _snapshots(request).get(code)
 
 
-def _require_client(request: Request) -> str:
+PageDep = Annotated[Snapshot, Depends(_page)]
+
+
+async def _require_client(request: Request) -> str:  # async: no thread-pool hop
     client_id = _client_id(request)
     if client_id is None:
         raise NoClient("this browser has no audience id yet: reload the page, then send again")
@@ -83,6 +93,7 @@ async def audience_link(
     source = await service.ensure_source(session, access.event, access.user)
     await session.commit()
     code = str(source.config["code"])
+    _snapshots(request).forget(code)
     return {
         "code": code,
         "url": f"{str(request.base_url).rstrip('/')}/a/{code}",
@@ -90,30 +101,37 @@ async def audience_link(
     }
 
 
-@router.get("/api/a/{code}")
-async def audience_page(
-    request: Request, response: Response, found: PageSource, session: SessionDep
-) -> dict[str, Any]:
-    """The event title, the poll, approved questions; gives a new browser its client id."""
+@router.get("/api/a/{code}", response_model=None)
+async def audience_page(request: Request, page: PageDep, mine: bool = True) -> Response:
+    """The event title, the poll (results once closed), approved questions; gives a new
+    browser its client id. With mine (the default), the reader's own ballot and upvotes
+    too; a page that keeps those itself refreshes with mine=false, which reads nothing."""
     client_id = _client_id(request)
+    if not mine:
+        body = page.shared_body
+    elif client_id is None:
+        body = page.newcomer_body
+    else:
+        async with request.app.state.db.sessions() as session:
+            choices, voted = await service.mine(session, page.shared, client_id)
+        body = orjson.dumps(page.with_own(choices, voted))
+    response = Response(body, media_type="application/json")
+    response.headers["Cache-Control"] = "no-store"
     if client_id is None:
-        client_id = secrets.token_urlsafe(16)
         response.set_cookie(
             CLIENT_COOKIE,
-            client_id,
+            secrets.token_urlsafe(16),
             max_age=30 * 24 * 3600,
             httponly=True,
             samesite="lax",
             secure=request.url.scheme == "https",
         )
-    response.headers["Cache-Control"] = "no-store"
-    body: dict[str, Any] = jsonable_encoder(await service.page(session, found[1], client_id))
-    return body
+    return response
 
 
 @router.post("/api/a/{code}/questions", status_code=202, response_model=None)
 async def ask(
-    body: QuestionIn, request: Request, found: PageSource, client_id: ClientId, bus: BusDep
+    body: QuestionIn, request: Request, page: PageDep, client_id: ClientId, bus: BusDep
 ) -> dict[str, Any] | JSONResponse:
     text = limits.clean_text(body.text, field="text", max_length=limits.MAX_TEXT)
     name = limits.clean_text(
@@ -131,7 +149,8 @@ async def ask(
         return _too_many(exc)
     row_id = await service.ask(
         bus,
-        found[0],
+        page.source_id,
+        page.event_id,
         client_id,
         request_id=body.id,
         text=text,
@@ -145,16 +164,23 @@ async def ask(
 async def vote(
     body: VoteIn,
     request: Request,
-    found: PageSource,
+    code: str,
+    page: PageDep,
     client_id: ClientId,
-    session: SessionDep,
     bus: BusDep,
 ) -> dict[str, Any] | JSONResponse:
     try:
         _limiter(request).check("votes", _vote_keys(request, client_id))
     except limits.TooMany as exc:
         return _too_many(exc)
-    await service.vote(session, bus, found[0], client_id, body.poll_id, body.choices)
+    poll = page.open_poll
+    if poll is None or poll.id != body.poll_id:
+        # Launched since the snapshot was read? Look again (shared by those who ask).
+        page = await _snapshots(request).get(code, max_age_s=FRESH_S)
+        poll = page.open_poll
+    await service.vote(
+        bus, page.source_id, page.event_id, poll, client_id, body.poll_id, body.choices
+    )
     return {"poll_id": body.poll_id, "choices": sorted(set(body.choices)), "status": "received"}
 
 
@@ -162,7 +188,7 @@ async def vote(
 async def upvote(
     body: UpvoteIn,
     request: Request,
-    found: PageSource,
+    page: PageDep,
     client_id: ClientId,
     session: SessionDep,
     bus: BusDep,
@@ -171,7 +197,7 @@ async def upvote(
         _limiter(request).check("votes", _vote_keys(request, client_id))
     except limits.TooMany as exc:
         return _too_many(exc)
-    question, changed = await service.upvote(session, found[0], client_id, body.question_id)
+    question, changed = await service.upvote(session, page.event_id, client_id, body.question_id)
     await session.commit()
     await questions.publish(bus, question.event_id, changed)
     target = changed[0] if changed else question

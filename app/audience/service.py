@@ -26,6 +26,7 @@ from app.events.models import Event, Source, SourceKind
 from app.polls import repository as poll_queries
 from app.polls import service as polls
 from app.polls.chat_votes import valid_choices, why_invalid
+from app.polls.live import OpenPoll
 from app.polls.models import PollKind, PollState, Vote
 from app.questions import service as questions
 from app.questions.models import Question, QuestionState, QuestionVote
@@ -105,19 +106,24 @@ async def by_code(session: AsyncSession, code: str) -> tuple[Source, Event]:
 # -- reading --
 
 
-async def page(session: AsyncSession, event: Event, client_id: str | None) -> dict[str, Any]:
-    """What the page shows: the event, the poll (results once closed), approved questions."""
-    return {
+async def shared_page(
+    session: AsyncSession, event: Event
+) -> tuple[dict[str, Any], OpenPoll | None]:
+    """What every reader sees: the event, the poll (results once closed), approved
+    questions; and the open poll's shape, to check ballots against."""
+    poll, open_poll = await _poll(session, event.id)
+    shared = {
         "event": {"title": event.title, "status": event.status},
-        "poll": await _poll(session, event.id, client_id),
-        "questions": await _questions(session, event.id, client_id),
+        "poll": poll,
+        "questions": await _questions(session, event.id),
         "limits": {"max_text": MAX_TEXT, "max_name": MAX_NAME},
     }
+    return shared, open_poll
 
 
 async def _poll(
-    session: AsyncSession, event_id: str, client_id: str | None
-) -> dict[str, Any] | None:
+    session: AsyncSession, event_id: str
+) -> tuple[dict[str, Any] | None, OpenPoll | None]:
     poll = await poll_queries.open_poll(session, event_id)
     if poll is None:
         # Closing a poll is revealing it: the latest closed one stays up with its results.
@@ -127,37 +133,37 @@ async def _poll(
             if p.state == PollState.closed
         ]
         if not closed:
-            return None
+            return None, None
         poll = max(closed, key=lambda p: p.closes_at or p.updated_at)
-    found = await polls.results(session, poll)
-    mine = None
-    if client_id is not None:
-        mine = await session.scalar(
-            select(Vote.choices).where(Vote.poll_id == poll.id, Vote.voter == voter_key(client_id))
-        )
-    return {
+    is_open = poll.state == PollState.open
+    if is_open:
+        labels = (await poll_queries.options(session, [poll.id]))[poll.id]
+        options = polls.shown_labels(poll, labels)
+        found = None
+    else:
+        found = await polls.results(session, poll)
+        options = [o["label"] for o in found["options"]]
+    shown = {
         "id": poll.id,
         "title": poll.title,
         "kind": poll.kind,
         "state": poll.state,
-        "options": [o["label"] for o in found["options"]],
-        "closes_at": poll.closes_at if poll.state == PollState.open else None,
-        "my_choices": mine,
+        "options": options,
+        "closes_at": poll.closes_at if is_open else None,
         "results": (
-            {
+            None
+            if found is None
+            else {
                 "options": [o["votes"] for o in found["options"]],
                 "total_voters": found["total_voters"],
                 "average": found.get("average"),
             }
-            if poll.state == PollState.closed
-            else None
         ),
     }
+    return shown, OpenPoll(poll.id, PollKind(poll.kind), len(options)) if is_open else None
 
 
-async def _questions(
-    session: AsyncSession, event_id: str, client_id: str | None
-) -> list[dict[str, Any]]:
+async def _questions(session: AsyncSession, event_id: str) -> list[dict[str, Any]]:
     rows = (
         await session.scalars(
             select(Question)
@@ -170,16 +176,6 @@ async def _questions(
             .limit(SHOWN_LIMIT)
         )
     ).all()
-    voted: set[str] = set()
-    if client_id is not None and rows:
-        voted = set(
-            await session.scalars(
-                select(QuestionVote.question_id).where(
-                    QuestionVote.voter_key == voter_key(client_id),
-                    QuestionVote.question_id.in_([q.id for q in rows]),
-                )
-            )
-        )
     return [
         {
             "id": q.id,
@@ -187,10 +183,32 @@ async def _questions(
             "author": "Anonymous" if q.anonymous else q.author_name,
             "votes": q.votes,
             "state": q.state,
-            "voted": q.id in voted,
         }
         for q in rows
     ]
+
+
+async def mine(
+    session: AsyncSession, shared: dict[str, Any], client_id: str
+) -> tuple[list[int] | None, set[str]]:
+    """The reader's own ballot in the page's poll and the questions they upvoted."""
+    key = voter_key(client_id)
+    choices = None
+    if shared["poll"] is not None:
+        choices = await session.scalar(
+            select(Vote.choices).where(Vote.poll_id == shared["poll"]["id"], Vote.voter == key)
+        )
+    ids = [q["id"] for q in shared["questions"]]
+    voted: set[str] = set()
+    if ids:
+        voted = set(
+            await session.scalars(
+                select(QuestionVote.question_id).where(
+                    QuestionVote.voter_key == key, QuestionVote.question_id.in_(ids)
+                )
+            )
+        )
+    return choices, voted
 
 
 def voter_key(client_id: str) -> str:
@@ -202,7 +220,8 @@ def voter_key(client_id: str) -> str:
 
 async def ask(
     bus: Bus,
-    source: Source,
+    source_id: str,
+    event_id: str,
     client_id: str,
     *,
     request_id: str,
@@ -214,8 +233,8 @@ async def ask(
     # Anonymous means the name never leaves the page: the row holds "Anonymous" only.
     shown = "Anonymous" if anonymous or not name else name
     envelope = make_envelope(
-        event_id=source.event_id,
-        source_id=source.id,
+        event_id=event_id,
+        source_id=source_id,
         platform=PLATFORM,
         kind=Kind.question,
         # Scoped to the client, so one page's ids can never collide with another's.
@@ -225,30 +244,33 @@ async def ask(
         text=text,
         data={"anonymous": anonymous},
     )
-    await bus.mark_event_active(source.event_id)
-    await bus.add_ingest(source.event_id, [envelope.to_json()])
+    # The page's snapshot marked the event active (app/audience/snapshot.py).
+    await bus.add_ingest(event_id, [envelope.to_json()])
     return envelope.row_id
 
 
 async def vote(
-    session: AsyncSession,
     bus: Bus,
-    source: Source,
+    source_id: str,
+    event_id: str,
+    poll: OpenPoll | None,
     client_id: str,
     poll_id: str,
     choices: list[int],
 ) -> None:
-    """Checks the ballot against the open poll, then hands it to the pipeline to count."""
-    poll = await poll_queries.open_poll(session, source.event_id)
+    """Checks the ballot against the open poll, then hands it to the pipeline to count.
+
+    `poll` may be up to a snapshot old: a ballot that arrives after the poll closed is
+    counted as late by the pipeline (it compares the time it arrived with the close).
+    """
     if poll is None or poll.id != poll_id:
         raise InvalidVote("this poll is not open any more: reload to see the current one")
-    count = len((await poll_queries.options(session, [poll.id]))[poll.id])
-    kind = PollKind(poll.kind)
-    if valid_choices(choices, kind, count) is None:
-        raise InvalidVote(why_invalid(choices, kind, count) or "these choices do not fit the poll")
+    if valid_choices(choices, poll.kind, poll.option_count) is None:
+        reason = why_invalid(choices, poll.kind, poll.option_count)
+        raise InvalidVote(reason or "these choices do not fit the poll")
     envelope = make_envelope(
-        event_id=source.event_id,
-        source_id=source.id,
+        event_id=event_id,
+        source_id=source_id,
         platform=PLATFORM,
         kind=Kind.vote,
         platform_message_id=f"vote:{uuid.uuid4().hex}",
@@ -256,20 +278,20 @@ async def vote(
         author=Author(id=client_id, name="Audience"),
         data={"poll": poll.id, "choices": choices},
     )
-    await bus.mark_event_active(source.event_id)
-    await bus.add_ingest(source.event_id, [envelope.to_json()])
+    # The page's snapshot marked the event active (app/audience/snapshot.py).
+    await bus.add_ingest(event_id, [envelope.to_json()])
 
 
 async def upvote(
-    session: AsyncSession, source: Source, client_id: str, question_id: str
+    session: AsyncSession, event_id: str, client_id: str, question_id: str
 ) -> tuple[Question, list[Question]]:
     """Counts the client's upvote on a shown, open question; the caller commits, publishes."""
     question = await session.get(Question, question_id)
-    if question is None or question.event_id != source.event_id:
+    if question is None or question.event_id != event_id:
         raise NotFound("no such question on this page: reload the list")
     if question.state not in UPVOTABLE_STATES or question.merged_into_id is not None:
         raise NotUpvotable("only approved questions still to be answered can be upvoted")
     changed, _unknown = await questions.add_platform_votes(
-        session, source.event_id, [(question.id, voter_key(client_id))]
+        session, event_id, [(question.id, voter_key(client_id))]
     )
     return question, changed

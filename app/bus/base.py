@@ -198,6 +198,20 @@ class Bus(ABC):
     @abstractmethod
     async def read_viewers(self, event_id: str) -> dict[str, int]: ...
 
+    # -- work marked to redo, done by whichever worker holds its lease --
+    @abstractmethod
+    async def mark_dirty(self, name: str, member: str) -> None:
+        """Marks `member` of the set `name` as changed (again)."""
+
+    @abstractmethod
+    async def dirty_marks(self, name: str) -> dict[str, int]:
+        """Each marked member with its mark count, to pass back to clear_dirty."""
+
+    @abstractmethod
+    async def clear_dirty(self, name: str, marks: dict[str, int]) -> None:
+        """Unmarks the members whose count is still the one read: a member marked again
+        meanwhile stays marked, so the change after the read is not lost."""
+
     # -- leases: one runner per connector / per event ticker across all workers --
     @abstractmethod
     async def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:

@@ -46,6 +46,7 @@ class MemoryBus(Bus):
         self._health: dict[str, dict[str, bytes]] = defaultdict(dict)
         self._activity: dict[tuple[str, int], tuple[int, set[str]]] = {}
         self._viewers: dict[str, dict[str, int]] = defaultdict(dict)
+        self._dirty: dict[str, dict[str, int]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._changed = asyncio.Condition()
 
@@ -291,6 +292,20 @@ class MemoryBus(Bus):
 
     async def read_viewers(self, event_id: str) -> dict[str, int]:
         return dict(self._viewers[event_id])
+
+    # -- dirty marks --
+    async def mark_dirty(self, name: str, member: str) -> None:
+        marks = self._dirty.setdefault(name, {})
+        marks[member] = marks.get(member, 0) + 1
+
+    async def dirty_marks(self, name: str) -> dict[str, int]:
+        return dict(self._dirty.get(name, {}))
+
+    async def clear_dirty(self, name: str, marks: dict[str, int]) -> None:
+        held = self._dirty.get(name, {})
+        for member, count in marks.items():
+            if held.get(member) == count:
+                del held[member]
 
     # -- leases --
     async def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:

@@ -55,6 +55,17 @@ return ids
 """
 
 
+# Unmark only what was not marked again since it was read (HGETALL, then this).
+_CLEAR_DIRTY_LUA = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 0
+"""
+
+
 def _honour_cancellation() -> None:
     """Raises CancelledError if the current task was asked to stop during a blocking read.
 
@@ -90,6 +101,7 @@ class RedisBus(Bus):
         self.ns = namespace
         self._publish = self.redis.register_script(_PUBLISH_LUA)
         self._add_ingest = self.redis.register_script(_ADD_INGEST_LUA)
+        self._clear_dirty = self.redis.register_script(_CLEAR_DIRTY_LUA)
         self._groups_ready: set[str] = set()
 
     def _k(self, event_id: str, suffix: str) -> str:
@@ -363,6 +375,19 @@ class RedisBus(Bus):
     async def read_viewers(self, event_id: str) -> dict[str, int]:
         raw = await self.redis.hgetall(self._k(event_id, "viewers"))
         return {k.decode(): int(v) for k, v in raw.items()}
+
+    # -- dirty marks --
+    async def mark_dirty(self, name: str, member: str) -> None:
+        await self.redis.hincrby(f"{self.ns}:dirty:{name}", member, 1)
+
+    async def dirty_marks(self, name: str) -> dict[str, int]:
+        raw = await self.redis.hgetall(f"{self.ns}:dirty:{name}")
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    async def clear_dirty(self, name: str, marks: dict[str, int]) -> None:
+        if marks:
+            args = [x for member, count in marks.items() for x in (member, str(count))]
+            await self._clear_dirty(keys=[f"{self.ns}:dirty:{name}"], args=args)
 
     # -- leases --
     async def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:

@@ -66,6 +66,9 @@ class PipelineWorker:
         batch_size: int = 500,
         claim_idle_ms: int = 5_000,
         gauge_interval_s: float = 1.0,
+        # How often changed poll results go out: live enough for a results bar, and
+        # at most ten counts a second per poll however fast the votes come.
+        results_interval_s: float = 0.1,
     ) -> None:
         self.bus = bus
         self.db = db
@@ -73,6 +76,7 @@ class PipelineWorker:
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
         self.gauge_interval_s = gauge_interval_s
+        self.results_interval_s = results_interval_s
         self.stats = WorkerStats()
         self._source_kinds: dict[str, dict[str, SourceKind]] = {}
         self._rules = RuleCache(db)
@@ -84,7 +88,7 @@ class PipelineWorker:
     # -- loops --
     async def run(self) -> None:
         """Processes ingest and ticks gauges until cancelled."""
-        await asyncio.gather(self._ingest_loop(), self._gauge_loop())
+        await asyncio.gather(self._ingest_loop(), self._gauge_loop(), self._results_loop())
 
     async def _refresh_events(self) -> None:
         self._events = await self.bus.active_events()
@@ -142,6 +146,14 @@ class PipelineWorker:
                     await self.tick_gauges(event_id)
                 except Exception:
                     log.exception("gauge tick failed for %s", event_id)
+
+    async def _results_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.results_interval_s)
+            try:
+                await self.tick_results()
+            except Exception:
+                log.exception("poll results tick failed")
 
     # -- one batch --
     async def process(self, entries: list[IngestEntry]) -> None:
@@ -344,11 +356,11 @@ class PipelineWorker:
         deltas += [delta("questions", "question.updated", d) for d in voted_data]
         deltas += [delta("chat", "chat.updated", d) for d in removed]
         deltas += other
-        deltas += [delta("polls", "poll.results", r) for r in voting.results]
 
         # Consoles first: the counters below only feed the next gauge tick.
         if deltas:
             await self.bus.publish_live(event_id, deltas)
+        await polls.mark_results(self.bus, event_id, voting.touched)
         await self._record_activity(event_id, [r for r in chat_rows if r["id"] in new_chat])
         for platform, (_at, count) in viewers.items():
             await self.bus.set_viewers(event_id, platform, count)
@@ -370,6 +382,12 @@ class PipelineWorker:
         for change in closed:
             self._open_polls.forget(change.event_id)
             await change.publish(self.bus)
+
+    async def tick_results(self) -> None:
+        """Publishes the results of polls whose votes changed (one worker at a time)."""
+        if await self.bus.acquire_lease("poll-results", self.consumer, 2_000):
+            async with self.db.sessions() as session:
+                await polls.publish_marked_results(session, self.bus)
 
     # -- gauges --
     async def tick_gauges(self, event_id: str, now: float | None = None) -> None:

@@ -62,7 +62,7 @@ class Ballot:
 
 @dataclass
 class VoteOutcome:
-    results: list[dict[str, Any]] = field(default_factory=list)  # one per poll touched
+    touched: list[str] = field(default_factory=list)  # polls whose results changed
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (ballot index, why)
     counted: int = 0
     late: int = 0
@@ -92,12 +92,13 @@ async def get(session: AsyncSession, event_id: str, poll_id: str) -> Poll:
     return poll
 
 
-def _labels(poll: Poll, labels: list[str]) -> list[str]:
+def shown_labels(poll: Poll, labels: list[str]) -> list[str]:
+    """The options as voters see them: a rating's are its scale."""
     return [str(n) for n in range(1, RATING_MAX + 1)] if poll.kind == PollKind.rating else labels
 
 
 def _tally(poll: Poll, labels: list[str], rows: list[tuple[str, str, int]]) -> dict[str, Any]:
-    shown = _labels(poll, labels)
+    shown = shown_labels(poll, labels)
     counts = [0] * len(shown)
     by_platform: dict[str, dict[str, Any]] = {}
     total = 0
@@ -494,15 +495,39 @@ async def record_votes(
         )
         set_committed_value(polls[poll_id], "late_votes", value)
     outcome.counted, outcome.late = len(rows), sum(late.values())
-    touched = sorted({pid for pid, _ in rows} | set(late))
-    for poll_id in touched:
-        poll = polls[poll_id]
-        tallies = await repository.tallies(session, poll_id)
-        outcome.results.append(_tally(poll, labels[poll_id], tallies))
+    outcome.touched = sorted({pid for pid, _ in rows} | set(late))
     return outcome
 
 
-async def publish_results(bus: Bus, event_id: str, found: Sequence[dict[str, Any]]) -> None:
-    """One poll.results delta per poll a batch touched (after the commit)."""
-    if found:
-        await bus.publish_live(event_id, [delta("polls", "poll.results", r) for r in found])
+RESULTS_DIRTY = "poll-results"  # bus dirty marks: "{event id}|{poll id}"
+
+
+async def mark_results(bus: Bus, event_id: str, poll_ids: Sequence[str]) -> None:
+    """After a commit that changed votes: the results publisher recounts these polls."""
+    for poll_id in poll_ids:
+        await bus.mark_dirty(RESULTS_DIRTY, f"{event_id}|{poll_id}")
+
+
+async def publish_marked_results(session: AsyncSession, bus: Bus) -> int:
+    """One poll.results per marked poll, counted after the commits that marked it.
+
+    One worker at a time runs this (a lease), so each count it publishes is at least as
+    recent as the one before: two workers each counting their own batch inside their own
+    transaction could publish the older count last, and consoles would keep it. A mark
+    made while counting stays for the next run.
+    """
+    marks = await bus.dirty_marks(RESULTS_DIRTY)
+    if not marks:
+        return 0
+    by_event: dict[str, list[str]] = defaultdict(list)
+    for member in marks:
+        event_id, _, poll_id = member.partition("|")
+        by_event[event_id].append(poll_id)
+    for event_id, poll_ids in by_event.items():
+        found = []
+        for poll in (await session.scalars(select(Poll).where(Poll.id.in_(poll_ids)))).all():
+            found.append(await results(session, poll))
+        if found:
+            await bus.publish_live(event_id, [delta("polls", "poll.results", r) for r in found])
+    await bus.clear_dirty(RESULTS_DIRTY, marks)
+    return len(marks)

@@ -3,6 +3,7 @@ and its limits (bursts, oversize text, HTML payloads, unknown codes)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.audience.snapshot import FRESH_S
 from app.main import create_app
 from app.pipeline.worker import PipelineWorker
 from app.polls import service as polls
@@ -34,8 +36,14 @@ class Page:
 
 
 @pytest.fixture
-async def page(stack: Stack, seeded: Seeded) -> AsyncIterator[Page]:
-    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+def snapshot_s() -> float:
+    return 0.0  # every request reads what it shows; the snapshot test sets its own
+
+
+@pytest.fixture
+async def page(stack: Stack, seeded: Seeded, snapshot_s: float) -> AsyncIterator[Page]:
+    settings = stack.settings.model_copy(update={"audience_snapshot_s": snapshot_s})
+    app = create_app(settings, db=stack.db, bus=stack.bus)
     async with app.router.lifespan_context(app):
         admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
         resp = await admin.post(
@@ -263,3 +271,36 @@ async def test_a_poll_vote_counts_once_and_a_change_replaces_it(
     late = await client.post(url, json={"poll_id": poll.id, "choices": [2]})
     assert late.status_code == 422 and "not open" in late.json()["error"]["message"]
     await client.aclose()
+
+
+@pytest.mark.parametrize("snapshot_s", [60.0])
+async def test_pages_share_one_read_and_a_vote_for_a_new_poll_looks_again(
+    page: Page, stack: Stack, seeded: Seeded
+) -> None:
+    clients = [page.visitor() for _ in range(30)]
+    pages = await asyncio.gather(*(c.get(f"/api/a/{page.code}") for c in clients))
+    assert all(p.status_code == 200 and p.json()["poll"] is None for p in pages)
+    snapshots = page.app.state.audience_snapshots  # type: ignore[attr-defined]
+    assert snapshots.reads == 1, "thirty pages at once, one database read"
+    async with stack.db.sessions() as session:
+        poll = await polls.create(
+            session, seeded.event.id, title="Now?", kind=PollKind.single,
+            options=["Yes", "No"], duration_s=None, cue_id=None, actor="test",
+        )  # fmt: skip
+        await polls.launch(session, poll, "test")
+        await session.commit()
+    stale = (await clients[0].get(f"/api/a/{page.code}?mine=false")).json()
+    assert stale["poll"] is None, "within the snapshot's age the page is not read again"
+    await asyncio.sleep(FRESH_S + 0.02)
+    resp = await clients[0].post(
+        f"/api/a/{page.code}/votes", json={"poll_id": poll.id, "choices": [2]}
+    )
+    assert resp.status_code == 202, "a vote for a poll the snapshot missed looks again"
+    assert snapshots.reads == 2
+    shown = (await clients[1].get(f"/api/a/{page.code}?mine=false")).json()["poll"]
+    assert shown["id"] == poll.id and "my_choices" not in shown
+    await drain(stack, PipelineWorker(stack.bus, stack.db, consumer="w1"), seeded.event.id)
+    mine = (await clients[0].get(f"/api/a/{page.code}")).json()["poll"]
+    assert mine["my_choices"] == [2], "with mine, the reader's own ballot"
+    for c in clients:
+        await c.aclose()

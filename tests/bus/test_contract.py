@@ -143,6 +143,21 @@ async def test_activity_counts_and_unique_chatters(stack: Stack) -> None:
     assert await bus.read_viewers("e1") == {"twitch": 12, "youtube": 5}
 
 
+async def test_a_member_marked_again_after_the_read_stays_dirty(stack: Stack) -> None:
+    bus = stack.bus
+    assert await bus.dirty_marks("polls") == {}
+    await bus.mark_dirty("polls", "e1|p1")
+    await bus.mark_dirty("polls", "e1|p2")
+    await bus.mark_dirty("polls", "e1|p1")
+    read = await bus.dirty_marks("polls")
+    assert read == {"e1|p1": 2, "e1|p2": 1}
+    await bus.mark_dirty("polls", "e1|p2")  # a change after the read
+    await bus.clear_dirty("polls", read)
+    assert await bus.dirty_marks("polls") == {"e1|p2": 2}
+    await bus.clear_dirty("polls", {})
+    assert await bus.dirty_marks("other") == {}
+
+
 async def test_lease_is_exclusive_until_released_or_expired(stack: Stack) -> None:
     bus = stack.bus
     assert await bus.acquire_lease("c1", "w1", 200)

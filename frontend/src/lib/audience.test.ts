@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   AudienceError,
+  emptyOwn,
   explain,
   fetchState,
+  learnOwn,
+  withOwn,
   questionProblem,
   remaining,
   resultBars,
@@ -10,6 +13,7 @@ import {
   textLength,
   toggleChoice,
   type AudiencePoll,
+  type AudienceState,
 } from './audience';
 
 const poll = (over: Partial<AudiencePoll> = {}): AudiencePoll => ({
@@ -85,5 +89,44 @@ describe('audience API', () => {
     expect(error).toBeInstanceOf(AudienceError);
     expect((error as AudienceError).retryAfterS).toBe(7);
     expect((error as AudienceError).code).toBe('rate_limited');
+  });
+});
+
+describe("the page's own ballot and upvotes", () => {
+  const state = (over: Partial<AudienceState> = {}): AudienceState => ({
+    event: { title: 'Show', status: 'live' },
+    poll: poll({ state: 'open', results: null }),
+    questions: [
+      { id: 'q1', text: 'One?', author: 'Ana', votes: 2, state: 'approved', voted: true },
+      { id: 'q2', text: 'Two?', author: 'Bo', votes: 0, state: 'approved', voted: false },
+    ],
+    limits: { max_text: 500, max_name: 60 },
+    ...over,
+  });
+
+  it('learns them from a first load and fills them into shared refreshes', () => {
+    const own = learnOwn(emptyOwn(), state({ poll: poll({ state: 'open', my_choices: [2] }) }));
+    const shared = state({
+      poll: poll({ state: 'open', my_choices: undefined }),
+      questions: state().questions.map(({ voted: _v, ...q }) => q),
+    });
+    const shown = withOwn(shared, own);
+    expect(shown.poll?.my_choices).toEqual([2]);
+    expect(shown.questions.map((q) => q.voted)).toEqual([true, false]);
+  });
+
+  it('shows no ballot for a poll this browser has not voted in', () => {
+    const own = { choices: { p0: [1] }, voted: new Set<string>() };
+    expect(withOwn(state({ poll: poll({ id: 'p9', my_choices: undefined }) }), own).poll?.my_choices).toBeNull();
+  });
+
+  it('asks for its own ballot only when told to', async () => {
+    const fetchMock = vi.fn(async () => new Response(JSON.stringify(state()), { status: 200 }));
+    vi.stubGlobal('fetch', fetchMock);
+    await fetchState('abc');
+    await fetchState('abc', false);
+    const urls = fetchMock.mock.calls.map((c) => (c as unknown as [string])[0]);
+    expect(urls).toEqual(['/api/a/abc', '/api/a/abc?mine=false']);
+    vi.unstubAllGlobals();
   });
 });

@@ -12,7 +12,8 @@ export interface AudiencePoll {
   state: 'open' | 'closed';
   options: string[];
   closes_at: string | null;
-  my_choices: number[] | null;
+  /** absent when fetched without `mine`: the page fills it from what it keeps */
+  my_choices?: number[] | null;
   results: { options: number[]; total_voters: number; average: number | null } | null;
 }
 
@@ -22,7 +23,8 @@ export interface AudienceQuestion {
   author: string;
   votes: number;
   state: string;
-  voted: boolean;
+  /** absent when fetched without `mine`: the page fills it from what it keeps */
+  voted?: boolean;
 }
 
 export interface AudienceState {
@@ -148,8 +150,42 @@ function base(code: string): string {
   return `/api/a/${encodeURIComponent(code)}`;
 }
 
-export function fetchState(code: string): Promise<AudienceState> {
-  return call('GET', base(code));
+/**
+ * The page. With `mine`, the server adds this browser's ballot and upvotes (a first load);
+ * without, it answers from what every page shares, and the page fills in its own.
+ */
+export function fetchState(code: string, mine = true): Promise<AudienceState> {
+  return call('GET', mine ? base(code) : `${base(code)}?mine=false`);
+}
+
+/** What this browser did: its ballot per poll and the questions it upvoted. */
+export interface Own {
+  choices: Record<string, number[] | null>;
+  voted: Set<string>;
+}
+
+export function emptyOwn(): Own {
+  return { choices: {}, voted: new Set() };
+}
+
+/** Takes what a `mine` load says about this browser into what the page keeps. */
+export function learnOwn(own: Own, state: AudienceState): Own {
+  const choices = { ...own.choices };
+  if (state.poll && state.poll.my_choices !== undefined && !(state.poll.id in choices)) {
+    choices[state.poll.id] = state.poll.my_choices;
+  }
+  const voted = new Set(own.voted);
+  for (const q of state.questions) if (q.voted) voted.add(q.id);
+  return { choices, voted };
+}
+
+/** The state as shown: this browser's ballot and upvotes filled in from what it keeps. */
+export function withOwn(state: AudienceState, own: Own): AudienceState {
+  return {
+    ...state,
+    poll: state.poll && { ...state.poll, my_choices: own.choices[state.poll.id] ?? null },
+    questions: state.questions.map((q) => ({ ...q, voted: own.voted.has(q.id) || !!q.voted })),
+  };
 }
 
 export function sendQuestion(
