@@ -22,6 +22,7 @@ class Kind(StrEnum):
     presence = "presence"
     stream_state = "stream_state"
     moderation_result = "moderation_result"
+    poll_tally = "poll_tally"  # a platform's own counts for a native poll (native_polls.py)
 
 
 class Author(BaseModel):

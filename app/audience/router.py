@@ -10,12 +10,13 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.audience import limits, service
+from app.audience import limits, qr, service
 from app.audience.schemas import QuestionIn, UpvoteIn, VoteIn
 from app.audience.snapshot import FRESH_S, Snapshot, Snapshots
 from app.auth.models import Role
-from app.deps import BusDep, EventMemberDep, SessionDep
+from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
 from app.errors import AppError, Forbidden, error_body
+from app.events.models import Source
 from app.questions import service as questions
 
 router = APIRouter(tags=["audience"])
@@ -83,22 +84,68 @@ def _too_many(exc: limits.TooMany) -> JSONResponse:
     )
 
 
+def _link(request: Request, source: Source) -> dict[str, Any]:
+    code = str(source.config["code"])
+    base = str(request.base_url).rstrip("/")
+    return {
+        "code": code,
+        "url": f"{base}/a/{code}",
+        "qr_url": f"{base}/api/a/{code}/qr.svg",
+        "source_id": source.id,
+        "enabled": source.enabled,
+    }
+
+
+def _require_code_role(access: EventAccess) -> None:
+    if access.role not in CODE_ROLES:
+        raise Forbidden("the audience link is for hosts, ops leads and admins")
+
+
+@router.get("/api/events/{event_id}/audience", response_model=None)
+async def audience_link_read(
+    request: Request, access: EventMemberDep, session: SessionDep
+) -> dict[str, Any] | None:
+    """The event's audience link, or null when it has none yet."""
+    _require_code_role(access)
+    source = await service.audience_source(session, access.event.id)
+    if source is None or not source.config.get("code"):
+        return None
+    return _link(request, source)
+
+
 @router.post("/api/events/{event_id}/audience")
 async def audience_link(
     request: Request, access: EventMemberDep, session: SessionDep
 ) -> dict[str, Any]:
     """The event's audience code and link (made on first call, the same afterwards)."""
-    if access.role not in CODE_ROLES:
-        raise Forbidden("the audience link is for hosts, ops leads and admins")
+    _require_code_role(access)
     source = await service.ensure_source(session, access.event, access.user)
     await session.commit()
-    code = str(source.config["code"])
-    _snapshots(request).forget(code)
-    return {
-        "code": code,
-        "url": f"{str(request.base_url).rstrip('/')}/a/{code}",
-        "source_id": source.id,
-    }
+    _snapshots(request).forget(str(source.config["code"]))
+    return _link(request, source)
+
+
+@router.post("/api/events/{event_id}/audience/rotate")
+async def audience_link_rotate(
+    request: Request, access: EventMemberDep, session: SessionDep
+) -> dict[str, Any]:
+    """A new code: the old link and QR code answer 404 from now on."""
+    _require_code_role(access)
+    source, old = await service.rotate_code(session, access.event, access.user)
+    await session.commit()
+    _snapshots(request).forget(old)
+    return _link(request, source)
+
+
+@router.get("/api/a/{code}/qr.svg", response_model=None)
+async def audience_qr(request: Request, page: PageDep, code: str) -> Response:
+    """The page's link as a QR code (SVG), for slides, the stream and printed signs."""
+    url = f"{str(request.base_url).rstrip('/')}/a/{code}"
+    return Response(
+        qr.svg(url),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store"},  # a rotated code must not live on in caches
+    )
 
 
 @router.get("/api/a/{code}", response_model=None)

@@ -89,6 +89,28 @@ async def ensure_source(session: AsyncSession, event: Event, actor: User) -> Sou
     return source
 
 
+async def rotate_code(session: AsyncSession, event: Event, actor: User) -> tuple[Source, str]:
+    """A new code for the event's page: the old link and QR code stop working at once
+    (after a leak, or to reuse a page for another session). Returns (source, old code)."""
+    source = await audience_source(session, event.id)
+    if source is None or not source.config.get("code"):
+        raise NotFound("this event has no audience page yet: create it first")
+    old = str(source.config["code"])
+    source.config = {**source.config, "code": new_code()}
+    await session.flush()
+    audit.record(
+        session,
+        event_id=event.id,
+        actor=actor,
+        action="audience_code_rotate",
+        target_type="source",
+        target_id=source.id,
+        before={"code": old},
+        after={"code": source.config["code"]},
+    )
+    return source, old
+
+
 async def by_code(session: AsyncSession, code: str) -> tuple[Source, Event]:
     """The enabled audience source with this code and its event; 404 otherwise."""
     sources = await session.scalars(

@@ -34,6 +34,7 @@ from app.moderation.live import EventRules, RuleCache
 from app.pipeline import aggregates, persist
 from app.pipeline.classify import is_question
 from app.pipeline.deltas import Delta, chat_message_data, delta, question_data
+from app.polls import native as native_polls
 from app.polls import service as polls
 from app.polls.chat_votes import parse_vote
 from app.polls.live import OpenPollCache
@@ -241,6 +242,8 @@ class PipelineWorker:
         open_poll = await self._open_polls.get(event_id)
         ballots: list[polls.Ballot] = []
         ballot_envs: list[Envelope] = []
+        reports: list[native_polls.Report] = []  # platforms' own poll counts
+        report_envs: list[Envelope] = []
         decided: list[tuple[dict[str, Any], list[str]]] = []  # rows a rule acted on, and which
         for env in envelopes:
             self.stats.by_kind[env.kind.value] += 1
@@ -284,6 +287,12 @@ class PipelineWorker:
                     continue
                 ballots.append(_ballot(env, target, env.data.get("choices")))
                 ballot_envs.append(env)
+            elif env.kind is Kind.poll_tally:
+                if (reason := native_polls.why_invalid(env.data)) is not None:
+                    await self._dead_letter(event_id, env.to_json(), reason, env.source_id)
+                    continue
+                reports.append(_report(env))
+                report_envs.append(env)
             elif env.kind is Kind.vote and "question" in env.data:
                 # A platform's Q&A upvote.
                 if (target := await self._vote_target(event_id, env, "question")) is None:
@@ -303,7 +312,9 @@ class PipelineWorker:
         unknown: set[str] = set()
         removed: list[dict[str, Any]] = []
         voting = polls.VoteOutcome()
-        if chat_rows or question_rows or results or upvoted or removals or ballots:
+        tallied: list[str] = []
+        tally_rejected: list[tuple[int, str]] = []
+        if chat_rows or question_rows or results or upvoted or removals or ballots or reports:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
                 for env in removals:  # after the insert: a deletion may ride with its line
@@ -327,10 +338,14 @@ class PipelineWorker:
                     voted, unknown = await questions.add_platform_votes(session, event_id, votes)
                     voted_data = [questions.data(q) for q in voted]
                 voting = await polls.record_votes(session, event_id, ballots)
+                tallied, tally_rejected = await native_polls.record(session, event_id, reports)
                 await session.commit()
         for index, reason in voting.rejected:
             env = ballot_envs[index]
             await self._dead_letter(event_id, env.to_json(), f"poll vote: {reason}", env.source_id)
+        for index, reason in tally_rejected:
+            env = report_envs[index]
+            await self._dead_letter(event_id, env.to_json(), reason, env.source_id)
         # An upvote can only follow its question: one for a question this event never
         # received is kept for ops, not silently dropped.
         for question_id in sorted(unknown):
@@ -360,7 +375,7 @@ class PipelineWorker:
         # Consoles first: the counters below only feed the next gauge tick.
         if deltas:
             await self.bus.publish_live(event_id, deltas)
-        await polls.mark_results(self.bus, event_id, voting.touched)
+        await polls.mark_results(self.bus, event_id, sorted({*voting.touched, *tallied}))
         await self._record_activity(event_id, [r for r in chat_rows if r["id"] in new_chat])
         for platform, (_at, count) in viewers.items():
             await self.bus.set_viewers(event_id, platform, count)
@@ -533,6 +548,19 @@ async def _record_results(session: Any, results: list[Envelope]) -> list[Delta]:
         action.completed_at = env.ingest_at
         out.append(delta("chat", "moderation.result", chat.action_data(action)))
     return out
+
+
+def _report(env: Envelope) -> native_polls.Report:
+    data = env.data  # checked by native_polls.why_invalid
+    return native_polls.Report(
+        poll=data["poll"],
+        source_id=env.source_id,
+        platform=env.platform,
+        platform_poll=data["platform_poll"],
+        counts=list(data["counts"]),
+        final=data["final"],
+        reported_at=env.platform_at,
+    )
 
 
 def _plain(env: Envelope) -> dict[str, Any]:

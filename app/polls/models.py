@@ -87,3 +87,27 @@ class Vote(Base):
     choice_key: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NativeTally(Base):
+    """A platform's own count for its native poll (Twitch, YouTube): the latest report.
+
+    Those platforms count their viewers' votes themselves and report totals per option,
+    not ballots, so a platform's share of the results is its latest report, and its
+    viewers' chat ballots (if any) are left out of the results for that platform.
+    """
+
+    __tablename__ = "poll_native_tally"
+
+    poll_id: Mapped[str] = mapped_column(
+        ForeignKey("poll.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("source.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_poll_id: Mapped[str] = mapped_column(String(128))
+    counts: Mapped[list[Any]] = mapped_column(JSON)  # per option, in our order
+    final: Mapped[bool] = mapped_column(default=False)
+    reported_at: Mapped[datetime]  # the platform's time: an older report never replaces
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.polls.models import Poll, PollOption, PollState, Vote
+from app.polls.models import NativeTally, Poll, PollOption, PollState, Vote
 
 
 async def for_event(session: AsyncSession, event_id: str) -> Sequence[Poll]:
@@ -40,11 +40,25 @@ async def options(session: AsyncSession, poll_ids: Collection[str]) -> dict[str,
     return found
 
 
-async def tallies(session: AsyncSession, poll_id: str) -> list[tuple[str, str, int]]:
-    """(platform, choice key, voters) for one poll: the counting happens in the database."""
-    rows = await session.execute(
-        select(Vote.platform, Vote.choice_key, func.count())
-        .where(Vote.poll_id == poll_id)
-        .group_by(Vote.platform, Vote.choice_key)
-    )
-    return [(str(p), str(k), int(n)) for p, k, n in rows.all()]
+async def tallies(
+    session: AsyncSession, poll_id: str
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, list[int]]]]:
+    """Ballots as (platform, choice key, voters), counted in the database, and native
+    platform counts as (platform, counts per option). A source that reported native
+    counts has its chat ballots left out: its viewers are counted by the platform."""
+    native = (
+        await session.execute(
+            select(NativeTally.source_id, NativeTally.platform, NativeTally.counts).where(
+                NativeTally.poll_id == poll_id
+            )
+        )
+    ).all()
+    query = select(Vote.platform, Vote.choice_key, func.count()).where(Vote.poll_id == poll_id)
+    if native:
+        native_sources = [source_id for source_id, _, _ in native]
+        query = query.where(
+            or_(Vote.source_id.is_(None), Vote.source_id.not_in(native_sources))
+        )
+    rows = await session.execute(query.group_by(Vote.platform, Vote.choice_key))
+    ballots = [(str(p), str(k), int(n)) for p, k, n in rows.all()]
+    return ballots, [(str(p), [int(c) for c in counts]) for _, p, counts in native]

@@ -21,13 +21,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.audit import service as audit
 from app.auth.models import User
 from app.bus import Bus
-from app.connectors.base import Action
-from app.connectors.registry import capabilities_for
 from app.db import dialect_insert, get_in_event, new_id, reread_after_conflict, update_if_version
 from app.errors import AppError, Conflict, VersionConflict
-from app.events.models import Source
 from app.pipeline.deltas import delta
-from app.polls import repository
+from app.polls import native, repository
 from app.polls.chat_votes import RATING_MAX, valid_choices, why_invalid
 from app.polls.models import Poll, PollKind, PollOption, PollState, Vote
 
@@ -97,19 +94,37 @@ def shown_labels(poll: Poll, labels: list[str]) -> list[str]:
     return [str(n) for n in range(1, RATING_MAX + 1)] if poll.kind == PollKind.rating else labels
 
 
-def _tally(poll: Poll, labels: list[str], rows: list[tuple[str, str, int]]) -> dict[str, Any]:
+def _tally(
+    poll: Poll,
+    labels: list[str],
+    rows: list[tuple[str, str, int]],
+    native: Sequence[tuple[str, list[int]]] = (),
+) -> dict[str, Any]:
     shown = shown_labels(poll, labels)
     counts = [0] * len(shown)
     by_platform: dict[str, dict[str, Any]] = {}
     total = 0
+
+    def entry_for(platform: str) -> dict[str, Any]:
+        return by_platform.setdefault(platform, {"voters": 0, "counts": [0] * len(shown)})
+
     for platform, key, voters in rows:
-        entry = by_platform.setdefault(platform, {"voters": 0, "counts": [0] * len(shown)})
+        entry = entry_for(platform)
         entry["voters"] += voters
         total += voters
         for position in (int(p) for p in key.split(",")):
             if 1 <= position <= len(shown):
                 counts[position - 1] += voters
                 entry["counts"][position - 1] += voters
+    # A native platform poll takes one choice per viewer: its votes are its voters.
+    for platform, reported in native:
+        entry = entry_for(platform)
+        entry["native"] = True
+        for i, n in enumerate(reported[: len(shown)]):
+            counts[i] += n
+            entry["counts"][i] += n
+            entry["voters"] += n
+            total += n
     body: dict[str, Any] = {
         "poll_id": poll.id,
         "state": poll.state,
@@ -131,7 +146,8 @@ def _tally(poll: Poll, labels: list[str], rows: list[tuple[str, str, int]]) -> d
 async def results(session: AsyncSession, poll: Poll) -> dict[str, Any]:
     """Counts per option, per-platform breakdown, total voters, late votes."""
     labels = (await repository.options(session, [poll.id]))[poll.id]
-    return _tally(poll, labels, await repository.tallies(session, poll.id))
+    ballots, native_counts = await repository.tallies(session, poll.id)
+    return _tally(poll, labels, ballots, native_counts)
 
 
 async def data(session: AsyncSession, poll: Poll) -> dict[str, Any]:
@@ -325,28 +341,6 @@ async def edit(
     )
 
 
-async def _announcements(
-    session: AsyncSession, poll: Poll, labels: list[str]
-) -> list[tuple[str, bytes]]:
-    """A send_message command for each source that can post to its chat."""
-    if poll.kind == PollKind.rating:
-        how = f"rate with !rate 1..{RATING_MAX}"
-    elif poll.kind == PollKind.multiple:
-        how = f"vote with !vote 1..{len(labels)} (several allowed: !vote 1 3)"
-    else:
-        how = f"vote with !vote 1..{len(labels)}"
-    choices = " ".join(f"{i + 1}) {label}" for i, label in enumerate(labels))
-    text = f"Poll: {poll.title} — {how}" + (f" — {choices}" if choices else "")
-    sources = await session.scalars(
-        select(Source).where(Source.event_id == poll.event_id, Source.enabled.is_(True))
-    )
-    return [
-        (s.id, Action(new_id(), "send_message", s.id, {"text": text}).to_json())
-        for s in sources
-        if "send_message" in capabilities_for(s.platform)
-    ]
-
-
 async def launch(
     session: AsyncSession,
     poll: Poll,
@@ -369,7 +363,9 @@ async def launch(
     changes = {"state": PollState.open, "opens_at": now, "closes_at": closes_at}
     await _change(session, poll, version, changes, actor=actor, action="poll_launch")
     labels = (await repository.options(session, [poll.id]))[poll.id]
-    commands = await _announcements(session, poll, labels)
+    commands = await native.launch_commands(
+        session, poll, labels, shown_labels(poll, labels)
+    )
     return PollChange(poll.event_id, await data(session, poll), commands)
 
 
@@ -392,7 +388,8 @@ async def close(
     closes_at = poll.closes_at if poll.closes_at is not None and poll.closes_at <= now else now
     changes = {"state": PollState.closed, "closes_at": closes_at}
     await _change(session, poll, version, changes, actor=actor, action="poll_close")
-    return PollChange(poll.event_id, await data(session, poll))
+    commands = await native.close_commands(session, poll)
+    return PollChange(poll.event_id, await data(session, poll), commands)
 
 
 async def close_due(session: AsyncSession, now: datetime | None = None) -> list[PollChange]:

@@ -304,3 +304,42 @@ async def test_pages_share_one_read_and_a_vote_for_a_new_poll_looks_again(
     assert mine["my_choices"] == [2], "with mine, the reader's own ballot"
     for c in clients:
         await c.aclose()
+
+
+async def test_the_link_reads_rotates_and_comes_as_a_qr_code(page: Page, seeded: Seeded) -> None:
+    read = await page.admin.get(f"/api/events/{seeded.event.id}/audience")
+    assert read.status_code == 200 and read.json()["code"] == page.code
+    assert read.json()["qr_url"].endswith(f"/api/a/{page.code}/qr.svg")
+    qr = await page.admin.get(f"/api/a/{page.code}/qr.svg")
+    assert qr.status_code == 200 and qr.headers["content-type"] == "image/svg+xml"
+    assert qr.text.startswith("<svg") and "Audience page link" in qr.text
+    rotated = await page.admin.post(f"/api/events/{seeded.event.id}/audience/rotate")
+    assert rotated.status_code == 200
+    new_code = rotated.json()["code"]
+    assert new_code != page.code and len(new_code) == 8
+    visitor = page.visitor()
+    assert (await visitor.get(f"/api/a/{page.code}")).status_code == 404, "the old link"
+    assert (await visitor.get(f"/api/a/{page.code}/qr.svg")).status_code == 404
+    assert (await visitor.get(f"/api/a/{new_code}")).status_code == 200
+    new_qr = await visitor.get(f"/api/a/{new_code}/qr.svg")
+    assert new_qr.status_code == 200 and new_qr.text != qr.text, "another link, another code"
+    audit = (await page.admin.get(f"/api/events/{seeded.event.id}/audit")).json()
+    rotation = next(r for r in audit if r["action"] == "audience_code_rotate")
+    assert rotation["before"] == {"code": page.code} and rotation["after"] == {"code": new_code}
+    await visitor.aclose()
+
+
+async def test_no_link_yet_reads_as_null_and_rotating_it_is_404(
+    stack: Stack, seeded: Seeded
+) -> None:
+    app = create_app(stack.settings, db=stack.db, bus=stack.bus)
+    async with app.router.lifespan_context(app):
+        admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        await admin.post(
+            "/api/auth/login", json={"username": "admin", "password": seeded.admin_password}
+        )
+        read = await admin.get(f"/api/events/{seeded.event.id}/audience")
+        assert read.status_code == 200 and read.json() is None
+        rotate = await admin.post(f"/api/events/{seeded.event.id}/audience/rotate")
+        assert rotate.status_code == 404 and "create it first" in rotate.json()["error"]["message"]
+        await admin.aclose()

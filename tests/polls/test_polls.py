@@ -384,15 +384,3 @@ async def test_a_moderator_may_read_but_not_run_polls(
     assert resp.status_code == 403 and "host" in resp.json()["error"]["message"]
     created = await mod.post(purl(seeded), json={"title": "t", "options": ["a", "b"]})
     assert created.status_code == 403
-
-
-async def test_launch_announces_in_chats_that_can_post(stack: Stack, seeded: Seeded) -> None:
-    async with stack.db.sessions() as session:
-        twitch = await events.add_source(
-            session, seeded.event, "twitch", "main", config={"channel": "x"}
-        )
-        await session.commit()
-    await make_poll(stack, seeded)
-    commands = await stack.bus.read_commands(seeded.event.id, twitch.id, "t", 10, block_ms=10)
-    assert commands, "the twitch source can send_message"
-    assert "!vote 1..3" in commands[0].payload.decode()

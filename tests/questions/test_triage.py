@@ -474,6 +474,10 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ),
         ("POST", "/api/events/{event_id}/overlays"): (f"/api/events/{e}/overlays", None),
         ("POST", "/api/events/{event_id}/audience"): (f"/api/events/{e}/audience", None),
+        ("POST", "/api/events/{event_id}/audience/rotate"): (
+            f"/api/events/{e}/audience/rotate",
+            None,
+        ),
         ("DELETE", "/api/events/{event_id}/overlays/{token_id}"): (
             f"/api/events/{e}/overlays/{overlay_token['id']}",
             None,

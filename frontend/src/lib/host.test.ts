@@ -88,6 +88,15 @@ describe('percentages', () => {
     expect(resultRows(null)).toEqual([]);
     expect(platformBreakdown(results()).map((b) => b.platform)).toEqual(['twitch', 'youtube']);
   });
+
+  it("marks a platform counted by its own poll", () => {
+    const r = results();
+    r.by_platform = { twitch: { voters: 9, counts: [4, 5], native: true }, audience: { voters: 1, counts: [1, 0] } };
+    expect(platformBreakdown(r).map((b) => [b.platform, b.native])).toEqual([
+      ['twitch', true],
+      ['audience', false],
+    ]);
+  });
 });
 
 describe('reducers', () => {

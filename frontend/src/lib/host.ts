@@ -141,9 +141,16 @@ export function resultRows(r: PollResults | null | undefined): ResultRow[] {
 }
 
 /** Per platform, "twitch 3 · youtube 1" sorted by voters (most first). */
-export function platformBreakdown(r: PollResults | null | undefined): { platform: string; voters: number; counts: number[] }[] {
+export function platformBreakdown(
+  r: PollResults | null | undefined,
+): { platform: string; voters: number; counts: number[]; native: boolean }[] {
   return Object.entries(r?.by_platform ?? {})
-    .map(([platform, v]) => ({ platform, voters: v?.voters ?? 0, counts: v?.counts ?? [] }))
+    .map(([platform, v]) => ({
+      platform,
+      voters: v?.voters ?? 0,
+      counts: v?.counts ?? [],
+      native: v?.native ?? false,
+    }))
     .sort((a, b) => b.voters - a.voters || a.platform.localeCompare(b.platform));
 }
 

@@ -301,7 +301,8 @@ export interface PollResults {
   state: PollState;
   kind: PollKind;
   options: { position: number; label: string; votes: number }[];
-  by_platform: Record<string, { voters: number; counts: number[] }>;
+  /** native: counted by the platform's own poll (Twitch, YouTube), not from ballots */
+  by_platform: Record<string, { voters: number; counts: number[]; native?: boolean }>;
   total_voters: number;
   late_votes: number;
   average?: number | null;
