@@ -43,6 +43,9 @@ from app.questions.duplicates import DuplicateFinder
 from app.questions.models import Question, QuestionState
 
 log = logging.getLogger(__name__)
+# Tags a question gets when an automatic rule acted on it (the reason is in the audit log).
+AUTO_REJECTED = "auto-rejected"
+AUTO_FLAGGED = "auto-flagged"
 
 
 @dataclass
@@ -245,6 +248,7 @@ class PipelineWorker:
         reports: list[native_polls.Report] = []  # platforms' own poll counts
         report_envs: list[Envelope] = []
         decided: list[tuple[dict[str, Any], list[str]]] = []  # rows a rule acted on, and which
+        decided_questions: list[tuple[dict[str, Any], list[str], str | None]] = []
         for env in envelopes:
             self.stats.by_kind[env.kind.value] += 1
             if env.kind is Kind.chat:
@@ -264,7 +268,12 @@ class PipelineWorker:
                 if row["is_question"] and not (row["held"] or row["hidden"]):
                     question_rows.append(_question_row(env))
             elif env.kind is Kind.question:
-                question_rows.append(_question_row(env))
+                # Questions sent as questions (the audience page, Q&A platforms) meet the
+                # same automatic rules as chat: an open page is as easy to abuse.
+                row = _question_row(env)
+                if rules.engine is not None and (found := _moderate_question(row, env, rules)):
+                    decided_questions.append((row, *found))
+                question_rows.append(row)
             elif env.kind is Kind.viewers:
                 count = env.data.get("count")
                 if not isinstance(count, int) or count < 0:
@@ -327,6 +336,14 @@ class PipelineWorker:
                     [_rule_audit(r, ids) for r, ids in decided if r["id"] in new_chat],
                 )
                 new_questions = await persist.insert_questions(session, question_rows)
+                await audit.insert_rows(
+                    session,
+                    [
+                        _question_rule_audit(r, ids, why)
+                        for r, ids, why in decided_questions
+                        if r["id"] in new_questions
+                    ],
+                )
                 other += await _record_results(session, results)
                 if upvoted:
                     votes = [
@@ -492,6 +509,35 @@ def _moderate(row: dict[str, Any], env: Envelope, rules: EventRules) -> list[str
     return []
 
 
+def _moderate_question(
+    row: dict[str, Any], env: Envelope, rules: EventRules
+) -> tuple[list[str], str | None] | None:
+    """The chat rules on a question: what they would hide is filed rejected, what they
+    would hold or flag waits in the queue tagged for a closer look. (rules, reason)."""
+    probe = _chat_row(env, is_question=True)
+    rule_ids = _moderate(probe, env, rules)
+    if not rule_ids:
+        return None
+    if probe["hidden"]:
+        row["state"] = QuestionState.rejected.value
+    row["tags"] = [AUTO_REJECTED if probe["hidden"] else AUTO_FLAGGED]
+    return rule_ids, probe["moderation_reason"]
+
+
+def _question_rule_audit(
+    row: dict[str, Any], rule_ids: list[str], reason: str | None
+) -> dict[str, Any]:
+    entry = audit.row(
+        event_id=row["event_id"],
+        actor="rule:" + ",".join(rule_ids),
+        action="auto_reject" if row["state"] == QuestionState.rejected.value else "auto_flag",
+        target_type="question",
+        target_id=row["id"],
+        after={"reason": reason},
+    )
+    return {**entry, "created_at": row["created_at"]}
+
+
 def _rule_audit(row: dict[str, Any], rule_ids: list[str]) -> dict[str, Any]:
     """The audit row of an automatic decision: the rule is the actor."""
     entry = audit.row(
@@ -523,6 +569,9 @@ def _question_row(env: Envelope) -> dict[str, Any]:
         **row,
         "state": QuestionState.pending.value,
         "votes": int(env.data.get("votes", 0) or 0),
+        "tags": [],
+        # The audience page's "ask anonymously": the row itself never shows the name.
+        "anonymous": env.data.get("anonymous") is True,
         "version": 1,
         "duplicate_of_id": None,
         "duplicate_score": None,

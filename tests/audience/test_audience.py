@@ -343,3 +343,41 @@ async def test_no_link_yet_reads_as_null_and_rotating_it_is_404(
         rotate = await admin.post(f"/api/events/{seeded.event.id}/audience/rotate")
         assert rotate.status_code == 404 and "create it first" in rotate.json()["error"]["message"]
         await admin.aclose()
+
+
+async def test_the_chat_rules_apply_to_audience_questions_and_anonymity_is_kept(
+    page: Page, stack: Stack, seeded: Seeded
+) -> None:
+    rules = {
+        "banned_terms": [
+            {"term": "scam", "action": "hide", "whole_word": True},
+            {"term": "free crypto", "action": "hold", "whole_word": True},
+        ]
+    }
+    resp = await page.admin.put(
+        f"/api/events/{seeded.event.id}/moderation/rules", json={"version": 0, "rules": rules}
+    )
+    assert resp.status_code == 200, resp.text
+    client = await visit(page)
+    ids = {}
+    for label, text, extra in (
+        ("bad", "This talk is a scam", {}),
+        ("held", "Where do I get free crypto?", {}),
+        ("fine", "How do you test this?", {"anonymous": True, "name": "Ana"}),
+    ):
+        sent = await ask(client, page, text, **extra)
+        assert sent.status_code == 202
+        ids[label] = sent.json()["id"]
+    await drain(stack, PipelineWorker(stack.bus, stack.db, consumer="w1"), seeded.event.id)
+    async with stack.db.sessions() as session:
+        rows = {q.id: q for q in (await session.scalars(select(Question))).all()}
+    bad, held, fine = rows[ids["bad"]], rows[ids["held"]], rows[ids["fine"]]
+    assert (bad.state, bad.tags) == (QuestionState.rejected, ["auto-rejected"])
+    assert (held.state, held.tags) == (QuestionState.pending, ["auto-flagged"])
+    assert (fine.state, fine.tags, fine.anonymous) == (QuestionState.pending, [], True)
+    assert fine.author_name == "Anonymous", "the typed name never reaches the row"
+    audit = (await page.admin.get(f"/api/events/{seeded.event.id}/audit")).json()
+    auto = {r["target_id"]: r for r in audit if r["actor"].startswith("rule:")}
+    assert auto[bad.id]["action"] == "auto_reject" and "scam" in auto[bad.id]["after"]["reason"]
+    assert auto[held.id]["action"] == "auto_flag"
+    await client.aclose()
