@@ -179,10 +179,55 @@ async def prepare_demo(settings: Settings) -> tuple[str, str, str]:
                     _simulated_source(event.id, platform, "demo", speed=3.0, rate_scale=5.0)
                 )
             await moderation.replace(session, event.id, 0, _demo_rules(), "system")
+            await _demo_show(session, event, user)
         await session.commit()
         link_token = auth.make_login_link(user.id, settings.effective_secret())
     await db.dispose()
     return password, event.id, link_token
+
+
+async def _demo_show(session: Any, event: Any, user: Any) -> None:
+    """A run-of-show with polls drafted for it and an audience page, as a planner would
+    leave them: the host view has something to press GO on."""
+    from datetime import UTC, datetime
+
+    from app.audience import service as audience
+    from app.cues import service as cues
+    from app.cues.schemas import CueSpec
+    from app.polls import service as polls
+    from app.polls.models import PollKind
+
+    def draft(title: str, kind: PollKind, options: list[str], duration_s: int) -> Any:
+        return polls.create(
+            session,
+            event.id,
+            title=title,
+            kind=kind,
+            options=options,
+            duration_s=duration_s,
+            cue_id=None,
+            actor=user,
+        )
+
+    warmup = await draft("Where are you watching from?", PollKind.single,
+                         ["Europe", "Americas", "Asia-Pacific", "Elsewhere"], 90)  # fmt: skip
+    rating = await draft("How useful was the keynote?", PollKind.rating, [], 120)
+    topics = await draft("What should we cover next?", PollKind.multiple,
+                         ["Pricing", "Roadmap", "Integrations", "Security"], 120)  # fmt: skip
+    sheet = [
+        {"title": "Welcome and housekeeping", "planned_duration_s": 180, "owner_role": "host",
+         "notes": "Mention the audience page link and QR code.",
+         "actions": [{"type": "open_poll", "poll_id": warmup.id}]},
+        {"title": "Keynote: Launch Day", "planned_duration_s": 900, "owner_role": "host",
+         "actions": [{"type": "close_poll", "poll_id": warmup.id}]},
+        {"title": "Q&A", "planned_duration_s": 600, "owner_role": "moderator",
+         "actions": [{"type": "open_qa"}, {"type": "open_poll", "poll_id": rating.id}]},
+        {"title": "Wrap-up", "planned_duration_s": 120, "owner_role": "host",
+         "actions": [{"type": "close_qa"}, {"type": "open_poll", "poll_id": topics.id}]},
+    ]  # fmt: skip
+    specs = [CueSpec.model_validate(c) for c in sheet]
+    await cues.import_sheet(session, event.id, specs, user, datetime.now(UTC))
+    await audience.ensure_source(session, event, user)
 
 
 def _demo_rules() -> Any:

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="audience-page votes and upvotes one IP address may send per 10 s "
         "(per API process); raise it when many voters share one address",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="the address the audience reaches this server at (https://live.example.org), "
+        "for the audience link and its QR code; by default the address of the request",
+    )
     audience_snapshot_s: float = Field(
         default=1.0,
         ge=0,

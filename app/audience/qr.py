@@ -19,6 +19,13 @@ def svg(url: str) -> bytes:
     """A black-on-white SVG QR code of `url` (cached: the same link, the same bytes)."""
     out = io.BytesIO()
     segno.make(url, error="m").save(
-        out, kind="svg", scale=10, border=4, xmldecl=False, title="Audience page link"
+        out,
+        kind="svg",
+        scale=10,
+        border=4,
+        dark="#000",
+        light="#fff",  # dropped on a dark slide, a transparent code would not scan
+        xmldecl=False,
+        title="Audience page link",
     )
     return out.getvalue()

@@ -84,9 +84,16 @@ def _too_many(exc: limits.TooMany) -> JSONResponse:
     )
 
 
+def _public_base(request: Request) -> str:
+    # Behind a proxy the request's own address may be an internal one; the audience
+    # (and the QR code printed on a slide) needs the public one.
+    configured = request.app.state.settings.public_url
+    return str(configured or request.base_url).rstrip("/")
+
+
 def _link(request: Request, source: Source) -> dict[str, Any]:
     code = str(source.config["code"])
-    base = str(request.base_url).rstrip("/")
+    base = _public_base(request)
     return {
         "code": code,
         "url": f"{base}/a/{code}",
@@ -140,7 +147,7 @@ async def audience_link_rotate(
 @router.get("/api/a/{code}/qr.svg", response_model=None)
 async def audience_qr(request: Request, page: PageDep, code: str) -> Response:
     """The page's link as a QR code (SVG), for slides, the stream and printed signs."""
-    url = f"{str(request.base_url).rstrip('/')}/a/{code}"
+    url = f"{_public_base(request)}/a/{code}"
     return Response(
         qr.svg(url),
         media_type="image/svg+xml",

@@ -3,9 +3,9 @@
 A socket reader must keep answering keepalives even while Redis is slow, or the
 platform closes the link (Twitch 4002/4005, unanswered IRC PINGs). So the reader only
 offers envelopes here, and one task moves them to the bus in batches. When the queue
-is full the policy is per kind: viewer counts are coalesced (the latest wins), chat
-drops its oldest lines and counts them, and everything else (moderation, polls,
-stream state) is always kept.
+is full the policy is per kind: viewer counts and a native poll's running tallies are
+coalesced (the latest wins), chat drops its oldest lines and counts them, and
+everything else (moderation, a poll's final tally, stream state) is always kept.
 """
 
 from __future__ import annotations
@@ -21,6 +21,19 @@ log = logging.getLogger(__name__)
 
 COALESCED = frozenset({Kind.viewers})
 DROPPABLE = frozenset({Kind.chat, Kind.question})
+
+
+def _tally_key(envelope: Envelope) -> tuple[str, ...]:
+    return (envelope.source_id, envelope.kind, str(envelope.data.get("platform_poll")))
+
+
+def coalesce_key(envelope: Envelope) -> tuple[str, ...] | None:
+    """Where an envelope of which only the latest matters is held; None to keep each one."""
+    if envelope.kind in COALESCED:
+        return (envelope.source_id, envelope.kind)
+    if envelope.kind is Kind.poll_tally and envelope.data.get("final") is not True:
+        return _tally_key(envelope)  # counts are cumulative: the newest says it all
+    return None
 
 
 class HandOff:
@@ -41,7 +54,7 @@ class HandOff:
         self.retry_s = retry_s
         self._on_written = on_written
         self._queue: deque[Envelope] = deque()
-        self._latest: dict[tuple[str, str], Envelope] = {}
+        self._latest: dict[tuple[str, ...], Envelope] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -54,9 +67,14 @@ class HandOff:
 
     def offer(self, envelope: Envelope) -> None:
         """Takes an envelope without waiting; applies the overflow policy when full."""
-        if envelope.kind in COALESCED:
-            self._latest[(envelope.source_id, envelope.kind)] = envelope
+        key = coalesce_key(envelope)
+        if key is not None:
+            self._latest[key] = envelope
         else:
+            if envelope.kind is Kind.poll_tally:
+                # The final tally supersedes a running one still held, which would be
+                # written after it (held ones go last) and look like the latest.
+                self._latest.pop(_tally_key(envelope), None)
             self._queue.append(envelope)
             if len(self._queue) > self.limit:
                 self._drop_oldest_chat()
@@ -108,7 +126,7 @@ class HandOff:
             self._idle.set()
 
     def _requeue(self, batch: list[Envelope]) -> None:
-        self._queue.extendleft(reversed([e for e in batch if e.kind not in COALESCED]))
+        self._queue.extendleft(reversed([e for e in batch if coalesce_key(e) is None]))
 
     async def drained(self, timeout: float) -> bool:
         """Waits until everything offered is on the bus; False if that took too long."""

@@ -10,20 +10,20 @@ from zoneinfo import ZoneInfo
 
 from app.connectors.clock import SYSTEM_CLOCK, Clock
 
-# Units per call (developers.google.com/youtube/v3/determine_quota_cost and the
-# live docs; the write costs are [S] in CONNECTORS.md, so they live in one table).
+# Units per call (developers.google.com/youtube/v3/determine_quota_cost and each live
+# method's own page; the ban costs are unconfirmed, so every figure lives in one table).
 COSTS: dict[str, int] = {
     "videos.list": 1,
     "liveChatMessages.list": 5,
     "liveChatMessages.streamList": 5,  # per connection, however many messages it carries
-    "liveChatMessages.insert": 20,
-    "liveChatMessages.transition": 20,
+    "liveChatMessages.insert": 20,  # a chat message or a poll (liveChatMessages/insert)
+    "liveChatMessages.transition": 20,  # closing a poll (liveChatMessages/transition)
     "liveChatMessages.delete": 20,  # the method's own page (liveChatMessages/delete)
     "liveChatBans.insert": 50,  # unconfirmed: counted high so the ledger errs safe
     "liveChatBans.delete": 50,
 }
 DEFAULT_DAILY_QUOTA = 10_000
-DEFAULT_RESERVE = 500  # kept for moderation: polling never spends it
+DEFAULT_RESERVE = 500  # kept for moderation and native polls: polling never spends it
 PACIFIC = ZoneInfo("America/Los_Angeles")  # YouTube resets every project at midnight PT
 
 
@@ -84,7 +84,8 @@ class QuotaLedger:
         return self.costs[method]
 
     def can_afford(self, method: str, *, from_reserve: bool = False) -> bool:
-        """Polling keeps out of the reserve; moderation actions may use it."""
+        """Polling (and plain chat sends) keep out of the reserve; moderation and native
+        polls may use it."""
         floor = 0 if from_reserve else self.reserve
         return self.left - self.cost(method) >= floor
 

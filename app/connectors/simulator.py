@@ -16,7 +16,9 @@ from typing import Any
 
 from app.bus import Bus
 from app.connectors.base import Action, ActionResult, Capability, Connector
+from app.connectors.native_polls import POLL_END, POLL_START
 from app.connectors.scenario import AudienceCurve, Scenario, load_scenario
+from app.connectors.simulated_polls import HOST, SimulatedPolls
 from app.envelope import DEFAULT_MAX_TEXT, Author, Envelope, Kind, make_envelope
 
 # Fields of one timeline item: make_envelope's keyword arguments minus event_id/platform_at.
@@ -385,7 +387,14 @@ class Simulator(Connector):
 
     platform = "simulator"
     capabilities = frozenset(
-        {Capability.delete, Capability.timeout, Capability.ban, Capability.viewer_counts}
+        {
+            Capability.delete,
+            Capability.timeout,
+            Capability.ban,
+            Capability.viewer_counts,
+            Capability.native_polls,
+            Capability.send_message,
+        }
     )
 
     def __init__(
@@ -420,6 +429,17 @@ class Simulator(Connector):
         self._sleep = sleep
         self._chat_ids: set[tuple[str, str]] = set()  # (source id, message id) emitted
         self._muted: set[str] = set()
+        self._platforms = {source_id: platform for platform, source_id in sources.items()}
+        self._audience: dict[str, list[Author]] | None = None
+        self.polls = SimulatedPolls(
+            event_id=event_id,
+            seed=self.script.seed,
+            speed=speed,
+            voters=self._voters,
+            emit=self.emit,
+            sleep=sleep,
+            spawn=self._spawn,
+        )
 
     def source_ids(self) -> list[str]:
         return list(self.sources.values())
@@ -480,8 +500,46 @@ class Simulator(Connector):
             (e.source_id, e.platform_message_id) for e in envelopes if e.kind == Kind.chat
         )
 
+    def _voters(self, platform: str) -> list[Author]:
+        # The same audience as the chat's (the users pool does not change between laps).
+        if self._audience is None:
+            pools = _Lap(self.script, 0).pools
+            self._audience = {p: pool.authors for p, pool in pools.items()}
+        return [a for a in self._audience.get(platform, []) if a.id not in self._muted]
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        # Kept with the connector's tasks, so stopping it stops the voting too.
+        task = asyncio.ensure_future(work)
+        self._tasks.append(task)
+        return task
+
     async def perform(self, action: Action) -> ActionResult:
         params = action.params
+        platform = self._platforms.get(action.source_id, "")
+        if action.type == POLL_START:
+            return await self.polls.start(platform, action.source_id, params)
+        if action.type == POLL_END:
+            return await self.polls.end(action.source_id, str(params.get("poll_id") or ""))
+        if action.type == "send_message":
+            text = str(params.get("text") or "").strip()
+            if not text:
+                return ActionResult("failed", "send_message needs text")
+            await self.emit(
+                [
+                    make_envelope(
+                        event_id=self.event_id,
+                        source_id=action.source_id,
+                        platform=platform,
+                        kind=Kind.chat,
+                        platform_message_id=f"sim-sent-{action.id}",
+                        platform_at=datetime.now(UTC),
+                        author=HOST,
+                        text=text,
+                        max_text=self.max_text,
+                    )
+                ]
+            )
+            return ActionResult("done")
         if action.type == "delete":
             message_id = params.get("message_id")
             if not message_id:

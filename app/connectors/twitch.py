@@ -1,5 +1,9 @@
 """Twitch: chat and polls from EventSub over WebSocket, viewer counts and moderation via Helix.
 
+Native polls (app/connectors/native_polls.py): poll_start creates a Helix poll and keeps
+which of our polls it is on the bus; its channel.poll.* events then also come out as
+poll_tally envelopes. When Twitch refuses the poll, the chat-voting text is posted instead.
+
 Source config (non-secret): broadcaster_id, user_id (the token's user, who moderates;
 defaults to broadcaster_id), channel (login, for viewer counts and IRC), login (bot
 login, IRC only), chat_transport ("eventsub" | "irc"), eventsub_url, api_base,
@@ -17,9 +21,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.connectors import native_polls
 from app.connectors.base import Action, ActionResult, Capability, Connector
 from app.connectors.credentials import Credentials
 from app.connectors.errors import (
@@ -42,7 +48,7 @@ from app.connectors.twitch_events import (
     RecentIds,
     parse_frame,
 )
-from app.envelope import Kind
+from app.envelope import Envelope, Kind
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,10 @@ TOKEN_URL = "https://id.twitch.tv/oauth2/token"
 IRC_URL = "wss://irc-ws.chat.twitch.tv:443"
 MAX_TIMEOUT_S = 1_209_600  # two weeks: Helix refuses longer timeouts
 MAX_REASON = 500
+# Twitch's longest poll; one of ours without a duration runs that long unless poll_end
+# ends it sooner.
+MAX_POLL_DURATION_S = 1800
+MAX_MAPPED_POLLS = 50  # the mapping outlives its polls (a late poll_end, a redelivered end)
 
 # What we want Twitch to send; kept apart from what is active on the current session,
 # so a failed resubscribe never shrinks the list (pyTwitchAPI PR #319's 4003 loop).
@@ -126,6 +136,9 @@ class TwitchConnector(Connector):
         self._recent = RecentIds()
         self._live: bool | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._native_polls: dict[str, str] = {}  # Twitch poll id -> our poll id
+        # The latest event (message id, envelope) of each poll not mapped (yet).
+        self._unmapped_polls: dict[str, tuple[str, Envelope]] = {}
 
     # -- settings --
     def _setting(self, name: str) -> str:
@@ -190,6 +203,7 @@ class TwitchConnector(Connector):
     async def eventsub_session(self) -> None:
         """One EventSub session, moving sockets in place when Twitch asks us to."""
         self._setting("broadcaster_id")
+        await self._restore_native_polls()  # before any poll event can arrive
         link = await self._open(self._eventsub_url())
         try:
             await self._subscribe(link.session_id)
@@ -297,6 +311,8 @@ class TwitchConnector(Connector):
                 return None
             if envelope is not None:
                 self.offer(envelope)
+                if str(envelope.data.get("event", "")).startswith("poll."):
+                    self._poll_event(frame.message_id, envelope)
         elif kind == "session_keepalive":
             self.keepalive()
         elif kind == "session_reconnect":
@@ -328,6 +344,157 @@ class TwitchConnector(Connector):
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    # -- native polls --
+    def _poll_event(self, message_id: str, state: Envelope) -> None:
+        """A poll we started also reports its counts; one started by hand on Twitch does not."""
+        twitch_poll = state.data["poll"]["id"]
+        ours = self._native_polls.get(twitch_poll)
+        if ours is not None:
+            self.offer(self._tally(ours, message_id, state))
+            return
+        # channel.poll.begin can arrive before POST /polls has answered, so the latest
+        # event (counts are cumulative) waits here until the poll is mapped.
+        first = twitch_poll not in self._unmapped_polls
+        self._unmapped_polls[twitch_poll] = (message_id, state)
+        while len(self._unmapped_polls) > MAX_MAPPED_POLLS:
+            del self._unmapped_polls[next(iter(self._unmapped_polls))]
+        if first:
+            self._soon(self._restore_native_polls())
+
+    def _tally(self, ours: str, message_id: str, state: Envelope) -> Envelope:
+        poll = state.data["poll"]
+        return native_polls.tally_envelope(
+            event_id=self.event_id,
+            source_id=self.source_id,
+            platform=self.platform,
+            poll_id=ours,
+            platform_poll_id=poll["id"],
+            # A choice's votes count them all, those bought with Channel Points too.
+            counts=[choice["votes"] for choice in poll["choices"]],
+            final=state.data["event"] == "poll.end",
+            at=state.platform_at,
+            seq=message_id,  # EventSub's id: unique per message, the same on a redelivery
+        )
+
+    def _map_polls(self, mapping: Mapping[str, str]) -> None:
+        """Adds {Twitch poll id: our poll id}; events held for those polls are reported."""
+        self._native_polls.update(mapping)
+        while len(self._native_polls) > MAX_MAPPED_POLLS:
+            del self._native_polls[next(iter(self._native_polls))]
+        for twitch_poll, ours in mapping.items():
+            held = self._unmapped_polls.pop(twitch_poll, None)
+            if held is not None:
+                self.offer(self._tally(ours, *held))
+
+    async def _restore_native_polls(self) -> None:
+        """Reads the mapping a previous connector of this source left on the bus."""
+        try:
+            raw = await self.bus.load_cursor(native_polls.mapping_key(self.source_id))
+            saved = orjson.loads(raw) if raw else {}
+        except Exception as exc:  # the bus or a bad value: chat goes on, tallies may not
+            log.warning("twitch source %s: native poll mapping unreadable: %s", self.source_id, exc)
+            return
+        if isinstance(saved, dict):
+            self._map_polls(
+                {
+                    str(k): str(v)
+                    for k, v in saved.items()
+                    if k not in self._native_polls and isinstance(v, str)
+                }
+            )
+
+    async def _save_native_polls(self) -> None:
+        await self.bus.save_cursor(
+            native_polls.mapping_key(self.source_id), orjson.dumps(self._native_polls).decode()
+        )
+
+    async def _start_poll(self, params: Mapping[str, Any]) -> ActionResult:
+        """POST /polls; when Twitch refuses, the chat-voting text goes to chat instead."""
+        poll_id, title = params.get("poll_id"), params.get("title")
+        options, duration = params.get("options"), params.get("duration_s")
+        if (
+            not poll_id
+            or not isinstance(title, str)
+            or not isinstance(options, list)
+            or not all(isinstance(o, str) for o in options)
+        ):
+            return ActionResult("failed", "poll_start needs the poll_id, title and options")
+        if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool)):
+            return ActionResult(
+                "failed", f"poll duration_s must be seconds or null; got {duration!r}"
+            )
+        if self.config.get("chat_transport") == "irc":
+            # Twitch's counts come only over EventSub: votes cast there would be lost.
+            return await self._chat_voting_instead(
+                params, "native poll not started: this source reads chat over IRC, not EventSub"
+            )
+        body = {
+            "broadcaster_id": self._setting("broadcaster_id"),
+            "title": title,
+            # As they are: Twitch refuses what is too long, and a poll is never shown
+            # with labels other than ours.
+            "choices": [{"title": option} for option in options],
+            "duration": MAX_POLL_DURATION_S if duration is None else duration,
+        }
+        await self._restore_native_polls()
+        try:
+            response = await self.helix("POST", "/polls", json=body, retries=0)
+            twitch_poll = str(response.json()["data"][0]["id"])
+        except PlatformError as exc:
+            verb = "refused" if exc.status < 500 else "failed"
+            return await self._chat_voting_instead(params, f"native poll {verb}: {exc.reason}")
+        except AuthFailed as exc:  # 401: no channel:manage:polls, or not the broadcaster's token
+            return await self._chat_voting_instead(params, f"native poll refused: {exc}")
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+            # Twitch may or may not run it: chat voting at least counts everyone.
+            return await self._chat_voting_instead(params, f"native poll failed: {exc!r}")
+        self._map_polls({twitch_poll: str(poll_id)})
+        try:
+            await self._save_native_polls()
+        except Exception as exc:  # the poll runs; only a takeover would lose its tallies
+            log.warning("twitch source %s: poll mapping not saved: %s", self.source_id, exc)
+            return ActionResult("done", f"native poll running; its mapping was not saved: {exc}")
+        return ActionResult("done")
+
+    async def _chat_voting_instead(self, params: Mapping[str, Any], why: str) -> ActionResult:
+        text = params.get("chat_text")
+        if not text:
+            return ActionResult("failed", f"{why}; no chat_text to post instead")
+        try:
+            sent = await self._send_chat(str(text))
+        except PlatformError as exc:
+            sent = ActionResult("failed", f"Twitch: {exc.reason}")
+        except AuthFailed as exc:
+            sent = ActionResult("failed", f"Twitch refused the token: {exc}")
+        if sent.status != "done":
+            reason = f"{why}; posting the chat voting text failed too: {sent.reason}"
+            return ActionResult("failed", self.credentials.scrub(reason))
+        return ActionResult("done", self.credentials.scrub(f"{why}; chat voting instead"))
+
+    async def _end_poll(self, params: Mapping[str, Any]) -> ActionResult:
+        """PATCH /polls TERMINATED (ends it and shows the results; ARCHIVED would hide them)."""
+        poll_id = params.get("poll_id")
+        if not poll_id:
+            return ActionResult("failed", "poll_end needs the poll_id")
+        await self._restore_native_polls()
+        twitch_poll = next(
+            (tid for tid, ours in reversed(self._native_polls.items()) if ours == poll_id), None
+        )
+        if twitch_poll is None:
+            return ActionResult("done", "no native poll to end")
+        body = {
+            "broadcaster_id": self._setting("broadcaster_id"),
+            "id": twitch_poll,
+            "status": "TERMINATED",
+        }
+        try:
+            await self.helix("PATCH", "/polls", json=body, retries=0)
+        except PlatformError as exc:
+            if exc.status == 400:  # it ended already: its duration ran out, or on Twitch
+                return ActionResult("done", f"Twitch: {exc.reason}")
+            raise
+        return ActionResult("done")
 
     # -- subscriptions --
     def _condition(self, sub_type: str) -> dict[str, str]:
@@ -447,7 +614,8 @@ class TwitchConnector(Connector):
 
     # -- moderation --
     async def perform(self, action: Action) -> ActionResult:
-        """delete, timeout, ban, send_message through Helix; Twitch's refusals are failures."""
+        """delete, timeout, ban, send_message, poll_start, poll_end through Helix; Twitch's
+        refusals are failures (a refused poll_start falls back to chat voting)."""
         try:
             return await self._perform(action)
         except PlatformError as exc:
@@ -493,21 +661,29 @@ class TwitchConnector(Connector):
             text = params.get("text") or params.get("message")
             if not text:
                 return ActionResult("failed", "send_message needs the text")
-            body = {
-                "broadcaster_id": ids["broadcaster_id"],
-                "sender_id": self.moderator_id,
-                "message": str(text),
-            }
-            response = await self.helix("POST", "/chat/messages", json=body, retries=0)
-            sent = (response.json().get("data") or [{}])[0]
-            if not sent.get("is_sent"):
-                drop = sent.get("drop_reason") or {}
-                return ActionResult(
-                    "failed",
-                    f"Twitch dropped the message: {drop.get('message') or drop.get('code') or 'no reason given'}",
-                )
-            return ActionResult("done")
+            return await self._send_chat(str(text))
+        if action.type == native_polls.POLL_START:
+            return await self._start_poll(params)
+        if action.type == native_polls.POLL_END:
+            return await self._end_poll(params)
         return ActionResult("not_supported", f"twitch cannot {action.type}")
+
+    async def _send_chat(self, text: str) -> ActionResult:
+        """POST /chat/messages as the token's user; AutoMod may drop it."""
+        body = {
+            "broadcaster_id": self._setting("broadcaster_id"),
+            "sender_id": self.moderator_id,
+            "message": text,
+        }
+        response = await self.helix("POST", "/chat/messages", json=body, retries=0)
+        sent = (response.json().get("data") or [{}])[0]
+        if not sent.get("is_sent"):
+            drop = sent.get("drop_reason") or {}
+            return ActionResult(
+                "failed",
+                f"Twitch dropped the message: {drop.get('message') or drop.get('code') or 'no reason given'}",
+            )
+        return ActionResult("done")
 
     # -- credentials --
     async def refresh_credentials(self) -> bool:

@@ -1,5 +1,6 @@
 """YouTube Live: reads chat by polling liveChatMessages.list or over the streamList server
-stream, within the daily quota; moderates via the Data API."""
+stream, within the daily quota; moderates, posts to chat and runs native polls via the
+Data API."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
+from app.connectors import native_polls
 from app.connectors.base import (
     Action,
     ActionResult,
@@ -52,6 +55,14 @@ TRANSPORTS = ("poll", "stream")
 LIST_METHOD = "liveChatMessages.list"
 STREAM_METHOD = "liveChatMessages.streamList"
 STREAM_PATH = "/liveChat/messages/stream"
+MESSAGES_PATH = "/liveChat/messages"
+INSERT_METHOD = "liveChatMessages.insert"
+TRANSITION_METHOD = "liveChatMessages.transition"
+# liveChatMessages.insert takes 2 to 4 poll options (its reference page; translations
+# that say 5 are older). Label lengths are left to YouTube: its limits are not documented.
+POLL_MIN_OPTIONS = 2
+POLL_MAX_OPTIONS = 4
+POLL_CLOSED = "closed"  # pollDetails.status is unknown | active | closed
 # A stream silent this long is taken for a dead connection and reopened (5 units).
 DEFAULT_STREAM_IDLE_S = 600.0
 CONNECT_TIMEOUT_S = 10.0
@@ -125,7 +136,14 @@ class YouTubeConnector(Connector):
 
     platform = "youtube"
     capabilities = frozenset(
-        {Capability.delete, Capability.timeout, Capability.ban, Capability.viewer_counts}
+        {
+            Capability.delete,
+            Capability.timeout,
+            Capability.ban,
+            Capability.viewer_counts,
+            Capability.send_message,
+            Capability.native_polls,
+        }
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -155,6 +173,8 @@ class YouTubeConnector(Connector):
         self._ended_note = "live chat ended"
         self._discovered = False
         self._next_viewers_at: float | None = None
+        self._polls: dict[str, str] | None = None  # YouTube poll message id -> our poll id
+        self._last_tally: dict[str, str] = {}  # YouTube poll message id -> last seq emitted
         self.health.quota_left = self.ledger.left
 
     @property
@@ -484,8 +504,17 @@ class YouTubeConnector(Connector):
                 continue
             if envelope is not None:
                 envelopes.append(envelope)
+                if envelope.kind is Kind.stream_state and envelope.data.get("event") == "poll":
+                    # The poll as it stood when posted: its counts are as of publishedAt.
+                    tally = await self._tally(item, envelope.platform_at)
+                    envelopes += [tally] if tally else []
             if ends:
                 ended = (envelope.platform_message_id if envelope else None, "live chat ended")
+        # Both transports carry the running poll's current counts on every response.
+        active = body.get("activePollItem")
+        if isinstance(active, dict):
+            tally = await self._tally(active, self.clock.now())
+            envelopes += [tally] if tally else []
         offline_at = body.get("offlineAt")
         if ended is None and offline_at:
             ended = (None, f"live chat ended at {offline_at}")
@@ -756,7 +785,7 @@ class YouTubeConnector(Connector):
             return None, False  # a placeholder for a removed message: nothing to show
         raise Malformed(f"unknown snippet.type {kind!r}")
 
-    # -- moderation --
+    # -- actions: moderation, chat, native polls --
     async def perform(self, action: Action) -> ActionResult:
         params = action.params
         if action.type == "delete":
@@ -764,17 +793,27 @@ class YouTubeConnector(Connector):
             if message_id is None:
                 return ActionResult("failed", "delete needs the message_id")
             return await self._act(
-                "liveChatMessages.delete", "DELETE", "/liveChat/messages", {"id": message_id}
+                "liveChatMessages.delete", "DELETE", MESSAGES_PATH, {"id": message_id}
             )
+        if action.type == "send_message":
+            text = _text(params.get("text")) or _text(params.get("message"))
+            if text is None:
+                return ActionResult("failed", "send_message needs the text")
+            if unknown := await self._chat_unknown():
+                return unknown
+            # A plain announcement competes with polling, not with moderation.
+            sent = await self._post_text(text, from_reserve=False)
+            return sent.result() if isinstance(sent, _Refused) else ActionResult("done")
+        if action.type == native_polls.POLL_START:
+            return await self._poll_start(params)
+        if action.type == native_polls.POLL_END:
+            return await self._poll_end(params)
         if action.type in ("timeout", "ban"):
             user_id = _text(params.get("author_id")) or _text(params.get("user_id"))
             if user_id is None:
                 return ActionResult("failed", f"{action.type} needs the author's channel id")
-            if self.live_chat_id is None:
-                try:
-                    await self._discover()
-                except ConnectorError as exc:
-                    return ActionResult("failed", f"live chat not known yet: {exc}")
+            if unknown := await self._chat_unknown():
+                return unknown
             snippet: dict[str, Any] = {
                 "liveChatId": self.live_chat_id,
                 "type": "temporary" if action.type == "timeout" else "permanent",
@@ -792,6 +831,15 @@ class YouTubeConnector(Connector):
             )
         return await super().perform(action)
 
+    async def _chat_unknown(self) -> ActionResult | None:
+        """A failed result while the live chat id cannot be found, else None."""
+        if self.live_chat_id is None:
+            try:
+                await self._discover()
+            except ConnectorError as exc:
+                return ActionResult("failed", f"live chat not known yet: {exc}")
+        return None
+
     async def _act(
         self,
         method: str,
@@ -800,24 +848,223 @@ class YouTubeConnector(Connector):
         params: Mapping[str, Any],
         body: Any = None,
     ) -> ActionResult:
-        if not self.ledger.can_afford(method, from_reserve=True):
-            return ActionResult(
-                "failed", f"YouTube quota exhausted until {self.ledger.reset_label()}"
-            )
+        outcome = await self._write_call(method, verb, path, params, body)
+        return outcome.result() if isinstance(outcome, _Refused) else ActionResult("done")
+
+    async def _write_call(
+        self,
+        method: str,
+        verb: str,
+        path: str,
+        params: Mapping[str, Any],
+        body: Any = None,
+        *,
+        from_reserve: bool = True,
+    ) -> httpx.Response | _Refused:
+        """One write call: YouTube's answer, or why it did not happen."""
+        if not self.ledger.can_afford(method, from_reserve=from_reserve):
+            until = f"until {self.ledger.reset_label()}"
+            if from_reserve or self.ledger.left < self.ledger.cost(method):
+                return _Refused(f"YouTube quota exhausted {until}", f"quota exhausted {until}")
+            note = f"the quota left {until} is kept for moderation"
+            return _Refused(f"YouTube: {note}", note)
         for attempt in range(2):
             try:
-                await self._call(method, verb, path, params=params, json=body)
-                return ActionResult("done")
+                return await self._call(method, verb, path, params=params, json=body)
             except AuthFailed:
                 if attempt == 0 and await self.refresh_credentials():
                     continue
-                return ActionResult("failed", "YouTube refused the credentials (401)")
+                return _Refused(
+                    "YouTube refused the credentials (401)", "credentials refused (401)"
+                )
             except PlatformError as exc:
-                return ActionResult("failed", f"YouTube refused: {exc.reason} ({exc.status})")
+                detail = f"{exc.reason} ({exc.status})"
+                return _Refused(f"YouTube refused: {detail}", detail)
         raise AssertionError("unreachable")
+
+    async def _post_text(self, text: str, *, from_reserve: bool) -> httpx.Response | _Refused:
+        """liveChatMessages.insert of a text message (YouTube takes at most 200 characters
+        and says messageTextInvalid beyond; the text is never cut here)."""
+        snippet = {
+            "liveChatId": self.live_chat_id,
+            "type": "textMessageEvent",
+            "textMessageDetails": {"messageText": text},
+        }
+        return await self._write_call(
+            INSERT_METHOD,
+            "POST",
+            MESSAGES_PATH,
+            {"part": "snippet"},
+            {"snippet": snippet},
+            from_reserve=from_reserve,
+        )
+
+    # Native polls are host actions like moderation: they may spend the reserve.
+    async def _poll_start(self, params: Mapping[str, Any]) -> ActionResult:
+        """Runs the poll on YouTube; where YouTube will not, posts the chat-voting text."""
+        poll_id = _text(params.get("poll_id"))
+        if poll_id is None:
+            return ActionResult("failed", "poll_start needs the poll_id")
+        if unknown := await self._chat_unknown():
+            return unknown
+        title = str(params.get("title") or "")
+        raw_options = params.get("options")
+        options = [str(o) for o in raw_options] if isinstance(raw_options, list) else []
+        refusal: str
+        if not POLL_MIN_OPTIONS <= len(options) <= POLL_MAX_OPTIONS:
+            # Known in advance: no need to spend 20 units on YouTube's no.
+            refusal = (
+                f"YouTube polls take {POLL_MIN_OPTIONS} to {POLL_MAX_OPTIONS} options, "
+                f"not {len(options)}"
+            )
+        else:
+            metadata = {"questionText": title, "options": [{"optionText": o} for o in options]}
+            snippet = {
+                "liveChatId": self.live_chat_id,
+                "type": "pollEvent",
+                "pollDetails": {"metadata": metadata},
+            }
+            outcome = await self._write_call(
+                INSERT_METHOD, "POST", MESSAGES_PATH, {"part": "snippet"}, {"snippet": snippet}
+            )
+            if not isinstance(outcome, _Refused):
+                platform_id = _response_id(outcome)
+                if platform_id is None:
+                    return ActionResult("failed", "YouTube created the poll but sent no id")
+                await self._remember_poll(platform_id, poll_id)
+                return ActionResult("done")
+            refusal = outcome.detail
+        chat_text = _text(params.get("chat_text"))
+        if chat_text is None:
+            return ActionResult("failed", f"native poll refused: {refusal}; no chat_text to post")
+        sent = await self._post_text(chat_text, from_reserve=True)
+        if isinstance(sent, _Refused):
+            return ActionResult(
+                "failed",
+                f"native poll refused: {refusal}; chat voting text refused too: {sent.detail}",
+            )
+        return ActionResult("done", f"native poll refused: {refusal}; chat voting instead")
+
+    async def _poll_end(self, params: Mapping[str, Any]) -> ActionResult:
+        """Closes our YouTube poll; its answer carries the final counts."""
+        poll_id = _text(params.get("poll_id"))
+        if poll_id is None:
+            return ActionResult("failed", "poll_end needs the poll_id")
+        polls = await self._poll_mapping(reload=True)
+        started = [platform_id for platform_id, ours in polls.items() if ours == poll_id]
+        if not started:
+            return ActionResult("done", "no native poll to end")
+        platform_id = started[-1]  # the latest, should a start have been repeated
+        outcome = await self._write_call(
+            TRANSITION_METHOD,
+            "POST",
+            f"{MESSAGES_PATH}/transition",
+            {"id": platform_id, "status": POLL_CLOSED, "part": "snippet"},
+        )
+        if isinstance(outcome, _Refused):
+            if outcome.detail.startswith("modificationNotAllowed"):
+                # Closed already (from YouTube Studio, or an earlier poll_end).
+                return ActionResult("done", "the YouTube poll was already closed")
+            return outcome.result()
+        try:
+            closed = outcome.json()
+        except ValueError:
+            closed = None
+        tally = (
+            await self._tally(closed, self.clock.now(), final=True)
+            if isinstance(closed, dict)
+            else None
+        )
+        if tally is not None:
+            await self.emit([tally])
+        return ActionResult("done")
+
+    async def _poll_mapping(self, *, reload: bool = False) -> dict[str, str]:
+        """{YouTube poll message id: our poll id}, as kept on the bus for a takeover."""
+        if self._polls is None or reload:
+            raw = await self.bus.load_cursor(native_polls.mapping_key(self.source_id))
+            polls: dict[str, str] = {}
+            if raw:
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    saved = orjson.loads(raw)
+                    if isinstance(saved, dict):
+                        polls = {str(k): str(v) for k, v in saved.items()}
+            self._polls = polls
+        return self._polls
+
+    async def _remember_poll(self, platform_id: str, poll_id: str) -> None:
+        polls = {**await self._poll_mapping(reload=True), platform_id: poll_id}
+        await self.bus.save_cursor(
+            native_polls.mapping_key(self.source_id), orjson.dumps(polls).decode()
+        )
+        self._polls = polls
+
+    async def _tally(
+        self, item: Mapping[str, Any], at: datetime, *, final: bool = False
+    ) -> Envelope | None:
+        """A poll_tally envelope for a pollEvent message of one of our polls (None for a
+        poll someone else started, or one without options).
+
+        A report is known by its counts: the same counts read again (a re-read page, a
+        takeover) make the same envelope, which the pipeline drops as a duplicate. That
+        holds because YouTube's counts only grow.
+        """
+        platform_id = _text(item.get("id"))
+        snippet = item.get("snippet")
+        details = snippet.get("pollDetails") if isinstance(snippet, dict) else None
+        if platform_id is None or not isinstance(details, dict):
+            return None
+        metadata = details.get("metadata")
+        options = metadata.get("options") if isinstance(metadata, dict) else None
+        if not isinstance(options, list) or not options:
+            return None
+        counts = [(_int(o.get("tally")) or 0) if isinstance(o, dict) else 0 for o in options]
+        status = details.get("status") or (metadata or {}).get("status")
+        final = final or status == POLL_CLOSED
+        seq = ("final:" if final else "open:") + ",".join(str(c) for c in counts)
+        if self._last_tally.get(platform_id) == seq:
+            return None  # the running poll rides on every response: tell each change once
+        poll_id = (await self._poll_mapping()).get(platform_id)
+        if poll_id is None:
+            # Maybe started by the worker before us (the mapping lives on the bus).
+            poll_id = (await self._poll_mapping(reload=True)).get(platform_id)
+        if poll_id is None:
+            return None
+        self._last_tally[platform_id] = seq
+        return native_polls.tally_envelope(
+            event_id=self.event_id,
+            source_id=self.source_id,
+            platform=self.platform,
+            poll_id=poll_id,
+            platform_poll_id=platform_id,
+            counts=counts,
+            final=final,
+            at=at,
+            seq=seq,
+        )
 
     async def close(self) -> None:
         await self.http.close()
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A write that did not happen: the failed action's reason, and YouTube's own words
+    (or the ledger's) for combining with another refusal."""
+
+    message: str
+    detail: str
+
+    def result(self) -> ActionResult:
+        return ActionResult("failed", self.message)
+
+
+def _response_id(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return _text(body.get("id")) if isinstance(body, dict) else None
 
 
 class _ChatOver(ConnectorError):

@@ -56,9 +56,7 @@ async def tallies(
     query = select(Vote.platform, Vote.choice_key, func.count()).where(Vote.poll_id == poll_id)
     if native:
         native_sources = [source_id for source_id, _, _ in native]
-        query = query.where(
-            or_(Vote.source_id.is_(None), Vote.source_id.not_in(native_sources))
-        )
+        query = query.where(or_(Vote.source_id.is_(None), Vote.source_id.not_in(native_sources)))
     rows = await session.execute(query.group_by(Vote.platform, Vote.choice_key))
     ballots = [(str(p), str(k), int(n)) for p, k, n in rows.all()]
     return ballots, [(str(p), [int(c) for c in counts]) for _, p, counts in native]

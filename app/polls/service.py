@@ -363,9 +363,7 @@ async def launch(
     changes = {"state": PollState.open, "opens_at": now, "closes_at": closes_at}
     await _change(session, poll, version, changes, actor=actor, action="poll_launch")
     labels = (await repository.options(session, [poll.id]))[poll.id]
-    commands = await native.launch_commands(
-        session, poll, labels, shown_labels(poll, labels)
-    )
+    commands = await native.launch_commands(session, poll, labels, shown_labels(poll, labels))
     return PollChange(poll.event_id, await data(session, poll), commands)
 
 

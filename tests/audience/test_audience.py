@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.audience import qr
 from app.audience.snapshot import FRESH_S
 from app.main import create_app
 from app.pipeline.worker import PipelineWorker
@@ -381,3 +382,22 @@ async def test_the_chat_rules_apply_to_audience_questions_and_anonymity_is_kept(
     assert auto[bad.id]["action"] == "auto_reject" and "scam" in auto[bad.id]["after"]["reason"]
     assert auto[held.id]["action"] == "auto_flag"
     await client.aclose()
+
+
+async def test_the_link_and_qr_use_the_public_address_when_set(
+    stack: Stack, seeded: Seeded
+) -> None:
+    settings = stack.settings.model_copy(update={"public_url": "https://live.example.org/"})
+    app = create_app(settings, db=stack.db, bus=stack.bus)
+    async with app.router.lifespan_context(app):
+        admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        await admin.post(
+            "/api/auth/login", json={"username": "admin", "password": seeded.admin_password}
+        )
+        link = (await admin.post(f"/api/events/{seeded.event.id}/audience")).json()
+        assert link["url"] == f"https://live.example.org/a/{link['code']}"
+        assert link["qr_url"] == f"https://live.example.org/api/a/{link['code']}/qr.svg"
+        internal = (await admin.get(f"/api/a/{link['code']}/qr.svg")).text
+        expected = qr.svg(f"https://live.example.org/a/{link['code']}").decode()
+        assert internal == expected, "the code encodes the public link, not http://t"
+        await admin.aclose()

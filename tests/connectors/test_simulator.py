@@ -479,9 +479,21 @@ async def test_delete_known_and_unknown_messages(smoke: Scenario) -> None:
 
 
 async def test_unsupported_and_malformed_actions(smoke: Scenario) -> None:
-    sim = simulator(MemoryBus(), smoke, FakeClock())
-    result = await sim.perform(Action("a1", "send_message", "src-twitch", {"text": "hi"}))
+    bus = MemoryBus()
+    sim = simulator(bus, smoke, FakeClock())
+    result = await sim.perform(Action("a1", "pin_message", "src-twitch", {"text": "hi"}))
     assert result.status == "not_supported"
+    assert (await sim.perform(Action("a0", "send_message", "src-twitch", {}))).status == "failed"
+    sent = await sim.perform(Action("a5", "send_message", "src-twitch", {"text": "Welcome!"}))
+    assert sent.status == "done"
+    [line] = [
+        Envelope.from_json(e.payload) for e in await bus.read_ingest("t", [sim.event_id], 10, 0)
+    ]
+    assert (line.text, line.author and line.author.name, line.platform) == (
+        "Welcome!",
+        "Host",
+        "twitch",
+    ), "a message the host sent shows in that platform's chat"
     bad = Action("a2", "timeout", "src-twitch", {"author_id": "1", "duration_s": "soon"})
     assert (await sim.perform(bad)).status == "failed"
     assert (await sim.perform(Action("a3", "ban", "src-twitch", {}))).status == "failed"

@@ -499,5 +499,12 @@ async def test_chat_end_is_told_once_and_polling_stops() -> None:
 def test_sources_advertise_youtube_capabilities() -> None:
     from app.connectors.registry import capabilities_for
 
-    assert capabilities_for("youtube") == {"delete", "timeout", "ban", "viewer_counts"}
+    assert capabilities_for("youtube") == {
+        "delete",
+        "timeout",
+        "ban",
+        "viewer_counts",
+        "send_message",
+        "native_polls",
+    }
     assert SYSTEM_CLOCK is not None

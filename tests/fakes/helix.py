@@ -3,7 +3,10 @@
 Tokens carry a user and scopes; every call spends a point from the token's bucket and
 answers with Ratelimit-* headers, 429 once the bucket is empty. Moderation checks
 scopes, that moderator_id is the token's user, the timeout range and "already
-banned". Served by uvicorn on a free port; the state lives on the FakeTwitch object.
+banned". Polls check what Create Poll and End Poll document (scope, the broadcaster's
+own token, title and choice lengths, 2..5 choices, 15..1800 s, one running poll, only an
+active poll ends) and that the channel is an affiliate or partner. Served by uvicorn on
+a free port; the state lives on the FakeTwitch object.
 """
 
 from __future__ import annotations
@@ -24,6 +27,20 @@ if TYPE_CHECKING:
 
 MAX_TIMEOUT_S = 1_209_600
 CHAT_SCOPE = "user:read:chat"
+POLLS_SCOPE = "channel:manage:polls"
+MAX_POLL_TITLE = 60
+MAX_CHOICE_TITLE = 25
+POLL_CHOICES = (2, 5)
+POLL_DURATION_S = (15, 1800)
+POLL_END_STATUSES = ("TERMINATED", "ARCHIVED")
+# Twitch's own words (Create Poll / End Poll response codes in the API reference).
+NOT_ACTIVE = "The poll must be active to terminate or archive it."
+ALREADY_RUNNING = (
+    "The broadcaster already has a poll that's running; you may not create another poll "
+    "until the current poll completes."
+)
+# Not in the reference (it lists no 403 for polls); worded as Twitch words it elsewhere.
+NOT_AFFILIATE = "The broadcaster must be a partner or affiliate to run polls."
 SUBSCRIPTION_SCOPES = {
     "channel.chat.message": {CHAT_SCOPE},
     "channel.chat.message_delete": {CHAT_SCOPE},
@@ -35,6 +52,7 @@ SUBSCRIPTION_SCOPES = {
 ALL_SCOPES = {
     CHAT_SCOPE,
     "channel:read:polls",
+    POLLS_SCOPE,
     "moderator:manage:chat_messages",
     "moderator:manage:banned_users",
     "user:write:chat",
@@ -78,6 +96,7 @@ class HelixApp:
                 Route("/helix/moderation/chat", self.delete_chat, methods=["DELETE"]),
                 Route("/helix/moderation/bans", self.ban, methods=["POST"]),
                 Route("/helix/chat/messages", self.send_chat, methods=["POST"]),
+                Route("/helix/polls", self.polls, methods=["POST", "PATCH"]),
                 Route("/oauth2/token", self.token, methods=["POST"]),
             ]
         )
@@ -257,6 +276,96 @@ class HelixApp:
             sent = {"message_id": str(uuid.uuid4()), "is_sent": True, "drop_reason": None}
             self.twitch.sent.append(message)
         return JSONResponse({"data": [sent]}, headers=headers)
+
+    async def polls(self, request: Request) -> Response:
+        """POST creates a poll (Create Poll), PATCH ends one (End Poll)."""
+        door = self._authenticate(request)
+        if isinstance(door, Response):
+            return door
+        token, headers = door
+        if request.method == "POST":
+            return await self._create_poll(request, token, headers)
+        return await self._end_poll(request, token, headers)
+
+    async def _create_poll(
+        self, request: Request, token: Token, headers: dict[str, str]
+    ) -> Response:
+        t = self.twitch
+        if POLLS_SCOPE not in token.scopes:
+            return error(401, f"The user access token is missing the {POLLS_SCOPE} scope.", headers)
+        body = await self._json(request)
+        if body is None:
+            return error(400, "The request body is not valid JSON.", headers)
+        broadcaster = body.get("broadcaster_id")
+        if not broadcaster:
+            return error(400, "The broadcaster_id field is required.", headers)
+        if broadcaster != token.user_id:
+            return error(
+                401, "The ID in broadcaster_id must match the user ID in the access token.", headers
+            )
+        channel = t.broadcasters.get(str(broadcaster), {})
+        if channel.get("broadcaster_type") not in ("affiliate", "partner"):
+            return error(403, NOT_AFFILIATE, headers)
+        title, choices, duration = body.get("title"), body.get("choices"), body.get("duration")
+        if not isinstance(title, str) or not title:
+            return error(400, "The title field is required.", headers)
+        if len(title) > MAX_POLL_TITLE:
+            return error(400, "The poll's title is too long.", headers)
+        if not isinstance(choices, list) or not choices:
+            return error(400, "The choices field is required.", headers)
+        if not POLL_CHOICES[0] <= len(choices) <= POLL_CHOICES[1]:
+            return error(
+                400,
+                "The number of choices in the poll may not be less than 2 or greater that 5.",
+                headers,
+            )
+        titles = [c.get("title") if isinstance(c, dict) else None for c in choices]
+        if not all(isinstance(c, str) and c for c in titles):
+            return error(400, "Each choice must have a title.", headers)
+        if any(len(str(c)) > MAX_CHOICE_TITLE for c in titles):
+            return error(400, "The choice's title is too long.", headers)
+        if duration is None:
+            return error(400, "The duration field is required.", headers)
+        if (
+            not isinstance(duration, int)
+            or isinstance(duration, bool)
+            or not POLL_DURATION_S[0] <= duration <= POLL_DURATION_S[1]
+        ):
+            return error(
+                400, "The value in duration is outside the allowed range of values.", headers
+            )
+        if t.active_poll(str(broadcaster)) is not None:
+            return error(400, ALREADY_RUNNING, headers)
+        poll = await t.start_poll(str(broadcaster), title, [str(c) for c in titles], duration)
+        return JSONResponse({"data": [t.helix_poll(poll)]}, headers=headers)
+
+    async def _end_poll(self, request: Request, token: Token, headers: dict[str, str]) -> Response:
+        t = self.twitch
+        if POLLS_SCOPE not in token.scopes:
+            return error(
+                401, f"The user access token must include the {POLLS_SCOPE} scope.", headers
+            )
+        body = await self._json(request)
+        if body is None:
+            return error(400, "The request body is not valid JSON.", headers)
+        for name in ("broadcaster_id", "id", "status"):
+            if not body.get(name):
+                return error(400, f"The {name} field is required.", headers)
+        if body["broadcaster_id"] != token.user_id:
+            return error(
+                401,
+                "The ID in broadcaster_id must match the user ID in the user access token.",
+                headers,
+            )
+        if body["status"] not in POLL_END_STATUSES:
+            return error(400, "The value in the status field is not valid.", headers)
+        poll = t.polls.get(str(body["id"]))
+        if poll is None or poll["broadcaster_id"] != body["broadcaster_id"]:
+            return error(400, NOT_ACTIVE, headers)
+        if poll["status"] != "ACTIVE":
+            return error(400, NOT_ACTIVE, headers)
+        await t.end_poll(poll["id"], str(body["status"]))
+        return JSONResponse({"data": [t.helix_poll(poll)]}, headers=headers)
 
     async def token(self, request: Request) -> Response:
         t = self.twitch

@@ -7,16 +7,19 @@ session_reconnect carries the subscriptions to the new socket, and the old one i
 closed with 4004 after the grace period, while closing the old one before the new
 welcome is an invalid reconnect (4007, subscriptions gone); any other drop loses the
 subscriptions. Every duration is in platform seconds on an injectable Clock
-(ScaledClock compresses them).
+(ScaledClock compresses them). Polls created through Helix run here: a test casts votes
+(vote), and channel.poll.begin / progress / end go to the sessions subscribed for that
+broadcaster, as chat notifications do; a poll completes by itself when its duration ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,8 +32,12 @@ from tests.fakes.helix import ALL_SCOPES, Bucket, HelixApp, Token
 from tests.fakes.server import free_port, serve_asgi
 
 
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, like Twitch
+
+
 def _stamp(clock: Clock) -> str:
-    return clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, like Twitch
+    return _iso(clock.now())
 
 
 class FakeSession:
@@ -99,6 +106,10 @@ class FakeTwitch:
         self.bans: dict[tuple[str, str], int | None] = {}
         self.sent: list[str] = []
         self.automod_words: set[str] = set()
+        # user id -> login, name, broadcaster_type ("" | "affiliate" | "partner")
+        self.broadcasters: dict[str, dict[str, str]] = {}
+        self.polls: dict[str, dict[str, Any]] = {}  # poll id -> the poll as Helix shows it
+        self._poll_timers: dict[str, asyncio.Task[None]] = {}
         self.ws_url = ""
         self.http_url = ""
         self._welcomed: dict[str, asyncio.Event] = {}
@@ -119,6 +130,8 @@ class FakeTwitch:
                 for session in list(self.sessions.values()):
                     for task in session.tasks:
                         task.cancel()
+                for timer in self._poll_timers.values():
+                    timer.cancel()
 
     def config(self, **extra: Any) -> dict[str, Any]:
         """Source config pointing a TwitchConnector at this fake."""
@@ -305,10 +318,35 @@ class FakeTwitch:
         message_id = message_id or str(uuid.uuid4())
         if sub_type == "channel.chat.message" and "message_id" in event:
             self.chat_ids.add(event["message_id"])
-        sent = False
+        if not await self.deliver(sub_type, event, message_id=message_id, duplicate=duplicate):
+            raise AssertionError(f"no session is subscribed to {sub_type}")
+        return message_id
+
+    async def deliver(
+        self,
+        sub_type: str,
+        event: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        duplicate: bool = False,
+        broadcaster_id: str | None = None,
+    ) -> int:
+        """Sends a notification to the sessions subscribed to sub_type (for that broadcaster,
+        if given), as Twitch does whether or not anyone listens; returns how many got it."""
+        message_id = message_id or str(uuid.uuid4())
+        sent = 0
         for session in self.live(connected_only=False):
             subscription = next(
-                (s for s in session.subscriptions.values() if s["type"] == sub_type), None
+                (
+                    s
+                    for s in session.subscriptions.values()
+                    if s["type"] == sub_type
+                    and (
+                        broadcaster_id is None
+                        or s["condition"].get("broadcaster_user_id") == broadcaster_id
+                    )
+                ),
+                None,
             )
             if subscription is None or subscription["status"] != "enabled":
                 continue
@@ -323,10 +361,134 @@ class FakeTwitch:
             for _ in range(2 if duplicate else 1):
                 await self.send_raw(session, frame)
             session.sent_ids.append(message_id)
-            sent = True
-        if not sent:
-            raise AssertionError(f"no session is subscribed to {sub_type}")
-        return message_id
+            sent += 1
+        return sent
+
+    # -- polls --
+    def add_broadcaster(
+        self, user_id: str, login: str, *, broadcaster_type: str = "affiliate"
+    ) -> None:
+        """A channel as Get Users knows it; polls need an affiliate or partner."""
+        self.broadcasters[user_id] = {
+            "login": login,
+            "name": login.capitalize(),
+            "broadcaster_type": broadcaster_type,
+        }
+
+    def active_poll(self, broadcaster_id: str) -> dict[str, Any] | None:
+        return next(
+            (
+                p
+                for p in self.polls.values()
+                if p["broadcaster_id"] == broadcaster_id and p["status"] == "ACTIVE"
+            ),
+            None,
+        )
+
+    def helix_poll(self, poll: dict[str, Any]) -> dict[str, Any]:
+        """The poll as Helix answers it (without the fake's own bookkeeping)."""
+        return copy.deepcopy({k: v for k, v in poll.items() if not k.startswith("_")})
+
+    async def start_poll(
+        self, broadcaster_id: str, title: str, choices: Sequence[str], duration: int
+    ) -> dict[str, Any]:
+        """Runs a poll (Helix has checked the rules) and sends channel.poll.begin."""
+        channel = self.broadcasters.get(broadcaster_id, {})
+        now = self.clock.now()
+        poll: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "broadcaster_id": broadcaster_id,
+            "broadcaster_name": channel.get("name", ""),
+            "broadcaster_login": channel.get("login", ""),
+            "title": title,
+            "choices": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "title": choice,
+                    "votes": 0,
+                    "channel_points_votes": 0,
+                    "bits_votes": 0,
+                }
+                for choice in choices
+            ],
+            "bits_voting_enabled": False,
+            "bits_per_vote": 0,
+            "channel_points_voting_enabled": False,
+            "channel_points_per_vote": 0,
+            "status": "ACTIVE",
+            "duration": duration,
+            "started_at": _iso(now),
+            "ended_at": None,
+            "_ends_at": _iso(now + timedelta(seconds=duration)),
+        }
+        self.polls[poll["id"]] = poll
+        self._poll_timers[poll["id"]] = asyncio.create_task(self._poll_runs_out(poll, duration))
+        await self._poll_notify("begin", poll)
+        return poll
+
+    async def _poll_runs_out(self, poll: dict[str, Any], duration: int) -> None:
+        await self.clock.sleep(duration)
+        if poll["status"] == "ACTIVE":
+            await self.end_poll(poll["id"], "COMPLETED")
+
+    async def vote(
+        self, poll_id: str, choice: int, *, votes: int = 1, channel_points_votes: int = 0
+    ) -> None:
+        """Viewers vote for choice (0-based); then channel.poll.progress. A choice's
+        `votes` counts every vote, those bought with Channel Points too."""
+        poll = self.polls[poll_id]
+        if poll["status"] != "ACTIVE":
+            raise AssertionError(f"poll {poll_id} is {poll['status']}: nobody can vote")
+        picked = poll["choices"][choice]
+        picked["votes"] += votes + channel_points_votes
+        picked["channel_points_votes"] += channel_points_votes
+        await self._poll_notify("progress", poll)
+
+    async def end_poll(self, poll_id: str, status: str) -> dict[str, Any]:
+        """Ends a poll (TERMINATED, ARCHIVED, or COMPLETED when it ran out); channel.poll.end."""
+        poll = self.polls[poll_id]
+        poll["status"] = status
+        poll["ended_at"] = _stamp(self.clock)
+        timer = self._poll_timers.pop(poll_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        await self._poll_notify("end", poll)
+        return poll
+
+    async def _poll_notify(self, phase: str, poll: dict[str, Any]) -> int:
+        """channel.poll.<phase> as EventSub sends it: begin carries no votes, end a status."""
+        choices: list[dict[str, Any]] = []
+        for choice in poll["choices"]:
+            if phase == "begin":
+                choices.append({"id": choice["id"], "title": choice["title"]})
+            else:
+                choices.append(
+                    {
+                        key: choice[key]
+                        for key in ("id", "title", "bits_votes", "channel_points_votes", "votes")
+                    }
+                )
+        event: dict[str, Any] = {
+            "id": poll["id"],
+            "broadcaster_user_id": poll["broadcaster_id"],
+            "broadcaster_user_login": poll["broadcaster_login"],
+            "broadcaster_user_name": poll["broadcaster_name"],
+            "title": poll["title"],
+            "choices": choices,
+            "bits_voting": {"is_enabled": False, "amount_per_vote": 0},
+            "channel_points_voting": {
+                "is_enabled": poll["channel_points_voting_enabled"],
+                "amount_per_vote": poll["channel_points_per_vote"],
+            },
+            "started_at": poll["started_at"],
+        }
+        if phase == "end":
+            event |= {"status": poll["status"].lower(), "ended_at": poll["ended_at"]}
+        else:
+            event["ends_at"] = poll["_ends_at"]
+        return await self.deliver(
+            f"channel.poll.{phase}", event, broadcaster_id=poll["broadcaster_id"]
+        )
 
     async def reconnect(self, session: FakeSession) -> None:
         """session_reconnect: the client must move; the old socket goes after the grace time."""

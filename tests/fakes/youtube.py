@@ -6,6 +6,24 @@ quotaExceeded, reset at midnight Pacific on the fake clock); Google error bodies
 chat end (chatEndedEvent + offlineAt, then 403 liveChatEnded); moderation that
 injects messageDeletedEvent / userBannedEvent; 401 for a bad token; an OAuth token endpoint.
 
+liveChatMessages.insert (20 units, a moderator's or the owner's token) posts a
+textMessageEvent or opens a pollEvent, answering with the LiveChatMessage (kind, etag, id,
+snippet) and adding it to the chat. Refused with the insert page's reasons: 404
+liveChatNotFound, 403 liveChatEnded once the chat has ended, 403 liveChatDisabled,
+400 liveChatIdRequired / typeRequired / messageTextRequired, 400 messageTextInvalid beyond
+200 characters, and 400 preconditionCheckFailed while a poll is already active (the
+page's "already an active pinned poll", read in a translation). A poll takes 2 to 4
+options; what YouTube answers to a wrong count, an empty or an over-long label is not
+documented, so the fake says 400 invalidValue, and its label limits (QUESTION_MAX,
+OPTION_MAX) are guesses: tests must not depend on their exact values.
+While a poll is active every list page and stream response carries it, with its current
+tallies (uint64 strings), as activePollItem; votes are cast with vote().
+liveChatMessages.transition (20 units) closes a poll: 400 idRequired / statusRequired,
+400 invalidValue for a status other than "closed", 404 liveChatMessagesNotFound,
+403 modificationNotAllowed unless it is an active poll, 403 forbidden unless the caller's
+channel opened it; the answer is the closed poll with its final tallies (in the snippet
+when part=snippet).
+
 streamList stand-in (GET .../liveChat/messages/stream): 5 units per call (per connection,
 not per message); recent history first, then one response whenever messages arrive, each
 with a nextPageToken to resume from (an unknown one is 400); the body is one JSON array
@@ -18,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import secrets
 from collections import Counter, deque
 from collections.abc import AsyncIterator
@@ -49,6 +68,10 @@ COSTS = {
     "liveChatBans.insert": 50,
 }
 OWNER = {"channelId": "UCowner00000000000000000", "displayName": "The Channel"}
+MESSAGE_TEXT_MAX = 200  # the insert limit clients report (a longer text is a 400)
+QUESTION_MAX = 100  # a guess: YouTube does not document poll text limits
+OPTION_MAX = 35  # a guess, as above
+POLL_OPTIONS = (2, 4)  # liveChatMessages.insert: "a minimum of 2 and a maximum of 4"
 
 
 def google_error(status: int, reason: str, message: str | None = None) -> JSONResponse:
@@ -122,6 +145,8 @@ class FakeYouTube:
         self.client_id = client_id
         self.client_secret = client_secret
         self.write_tokens = {access_token}
+        # The channel each writing token acts as: the owner's unless a test adds another.
+        self.token_channels: dict[str, str] = {}
         self.read_tokens = {access_token, readonly_token}
         self.issue_valid_tokens = True  # False: refreshed tokens are refused too (revoked app)
         self.rate_limit_next = 0  # refuse the next N polls with rateLimitExceeded
@@ -140,6 +165,10 @@ class FakeYouTube:
         self.token_refreshes = 0
         self.bans: list[dict[str, Any]] = []
         self.moderators: set[str] = {OWNER["channelId"]}
+        self.chat_disabled = False  # the owner turned the chat off: inserts are 403
+        self.polls: dict[str, dict[str, Any]] = {}  # poll message id -> the live poll
+        self.inserted: list[dict[str, Any]] = []  # messages and polls posted through the API
+        self.transitions: list[dict[str, Any]] = []  # polls closed through the API
         self.stream_calls: list[StreamCall] = []
         self.stream_drops: deque[StreamDrop] = deque()
         self.stream_injections: list[bytes] = []
@@ -150,7 +179,9 @@ class FakeYouTube:
             routes=[
                 Route(f"{base}/videos", self._videos, methods=["GET"]),
                 Route(f"{base}/liveChat/messages/stream", self._stream, methods=["GET"]),
+                Route(f"{base}/liveChat/messages/transition", self._transition, methods=["POST"]),
                 Route(f"{base}/liveChat/messages", self._list, methods=["GET"]),
+                Route(f"{base}/liveChat/messages", self._insert, methods=["POST"]),
                 Route(f"{base}/liveChat/messages", self._delete, methods=["DELETE"]),
                 Route(f"{base}/liveChat/bans", self._ban, methods=["POST"]),
                 Route("/token", self._token, methods=["POST"]),
@@ -249,8 +280,56 @@ class FakeYouTube:
 
     def end_chat(self) -> None:
         """The broadcast ends: chatEndedEvent, offlineAt, then 403 liveChatEnded."""
+        for poll in self.polls.values():
+            poll["snippet"]["pollDetails"]["status"] = "closed"  # a poll ends with its chat
         self.push(self._item("chatEndedEvent", {**OWNER, "isChatOwner": True}))
         self.offline_at = self._stamp()
+
+    def open_poll(
+        self, question: str, options: list[str], *, author: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Opens a poll as `author` (the owner by default), as YouTube Studio would."""
+        author = author or {**OWNER, "isChatOwner": True}
+        poll = self._item(
+            "pollEvent",
+            author,
+            displayMessage=question,
+            pollDetails={
+                "metadata": {
+                    "questionText": question,
+                    "options": [{"optionText": o, "tally": "0"} for o in options],
+                },
+                "status": "active",
+            },
+        )
+        self.polls[poll["id"]] = poll
+        # The chat carries the poll as it was posted; its later counts ride on
+        # activePollItem.
+        self.push(copy.deepcopy(poll))
+        return poll
+
+    def active_poll(self) -> dict[str, Any] | None:
+        return next(
+            (p for p in self.polls.values() if p["snippet"]["pollDetails"]["status"] == "active"),
+            None,
+        )
+
+    def vote(self, poll_id: str, option: int, votes: int = 1) -> None:
+        """`votes` viewers pick option `option` (0-based) of an active poll."""
+        poll = self.polls[poll_id]
+        details = poll["snippet"]["pollDetails"]
+        if details["status"] != "active":
+            raise ValueError(f"poll {poll_id} is {details['status']}: it takes no votes")
+        entry = details["metadata"]["options"][option]
+        entry["tally"] = str(int(entry["tally"]) + votes)  # uint64, sent as a string
+
+    def close_poll(self, poll_id: str) -> None:
+        """The owner closes a poll in YouTube Studio, outside the API."""
+        self.polls[poll_id]["snippet"]["pollDetails"]["status"] = "closed"
+
+    def tallies(self, poll_id: str) -> list[int]:
+        options = self.polls[poll_id]["snippet"]["pollDetails"]["metadata"]["options"]
+        return [int(o["tally"]) for o in options]
 
     def drop_stream(self, *, after: int, mid_object: bool = True) -> None:
         """The next stream connection is cut after `after` whole responses."""
@@ -386,8 +465,14 @@ class FakeYouTube:
                 "offlineAt": self.offline_at,
                 "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
                 "items": items,
+                **self._active_poll_field(),
             }
         )
+
+    def _active_poll_field(self) -> dict[str, Any]:
+        """LiveChatMessageListResponse.activePollItem: "set when there is an active poll"."""
+        poll = self.active_poll()
+        return {"activePollItem": copy.deepcopy(poll)} if poll is not None else {}
 
     async def _stream(self, request: Request) -> Response:
         params = request.query_params
@@ -422,10 +507,120 @@ class FakeYouTube:
                 "offlineAt": self.offline_at,
                 "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
                 "items": items,
+                **self._active_poll_field(),
             }
         )
         ids = [i["id"] for i in items if isinstance(i, dict) and "id" in i]
         return body, end, ids
+
+    def _channel_of(self, request: Request) -> str:
+        token = self._token_of(request) or ""
+        return self.token_channels.get(token, OWNER["channelId"])
+
+    async def _insert(self, request: Request) -> Response:
+        if refused := self._check(request, "liveChatMessages.insert", write=True):
+            return refused
+        if request.query_params.get("part") != "snippet":
+            return google_error(400, "invalidPart")
+        try:
+            body = await request.json()
+            snippet = body["snippet"]
+            if not isinstance(snippet, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return google_error(400, "invalidValue", "the body must be a liveChatMessage")
+        chat_id = snippet.get("liveChatId")
+        kind = snippet.get("type")
+        if not chat_id:
+            return google_error(400, "liveChatIdRequired")
+        if chat_id != self.live_chat_id:
+            return google_error(404, "liveChatNotFound")
+        if self.offline_at is not None:
+            return google_error(403, "liveChatEnded", "The live chat is no longer live.")
+        if self.chat_disabled:
+            return google_error(403, "liveChatDisabled", "The live chat has been disabled.")
+        if not kind:
+            return google_error(400, "typeRequired")
+        author = {**OWNER, "isChatOwner": True}
+        if kind == "textMessageEvent":
+            details = snippet.get("textMessageDetails")
+            text = details.get("messageText") if isinstance(details, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                return google_error(400, "messageTextRequired")
+            if len(text) > MESSAGE_TEXT_MAX:
+                return google_error(
+                    400, "messageTextInvalid", f"messageText is over {MESSAGE_TEXT_MAX} characters"
+                )
+            item = self.push(
+                self._item(
+                    "textMessageEvent",
+                    author,
+                    displayMessage=text,
+                    textMessageDetails={"messageText": text},
+                )
+            )
+        elif kind == "pollEvent":
+            if (invalid := self._invalid_poll(snippet)) is not None:
+                return google_error(400, "invalidValue", invalid)
+            if self.active_poll() is not None:
+                return google_error(
+                    400, "preconditionCheckFailed", "There is already an active pinned poll."
+                )
+            metadata = snippet["pollDetails"]["metadata"]
+            item = self.open_poll(
+                metadata["questionText"], [o["optionText"] for o in metadata["options"]]
+            )
+        else:
+            return google_error(400, "invalidValue", "snippet.type: textMessageEvent or pollEvent")
+        self.inserted.append(copy.deepcopy(item))
+        return JSONResponse(_parts(item, "snippet"))
+
+    @staticmethod
+    def _invalid_poll(snippet: dict[str, Any]) -> str | None:
+        """What is wrong with a poll's pollDetails, or None."""
+        details = snippet.get("pollDetails")
+        metadata = details.get("metadata") if isinstance(details, dict) else None
+        if not isinstance(metadata, dict):
+            return "pollDetails.metadata is required"
+        question = metadata.get("questionText")
+        options = metadata.get("options")
+        if not isinstance(question, str) or not question.strip():
+            return "pollDetails.metadata.questionText is required"
+        if len(question) > QUESTION_MAX:
+            return f"questionText is over {QUESTION_MAX} characters"
+        low, high = POLL_OPTIONS
+        if not isinstance(options, list) or not low <= len(options) <= high:
+            return f"pollDetails.metadata.options must hold {low} to {high} items"
+        for option in options:
+            text = option.get("optionText") if isinstance(option, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                return "each option needs an optionText"
+            if len(text) > OPTION_MAX:
+                return f"optionText is over {OPTION_MAX} characters"
+        return None
+
+    async def _transition(self, request: Request) -> Response:
+        if refused := self._check(request, "liveChatMessages.transition", write=True):
+            return refused
+        params = request.query_params
+        message_id, status = params.get("id"), params.get("status")
+        if not message_id:
+            return google_error(400, "idRequired")
+        if not status:
+            return google_error(400, "statusRequired")
+        if status != "closed":
+            return google_error(400, "invalidValue", "status: only closed is allowed")
+        if not any(isinstance(m, dict) and m.get("id") == message_id for m in self.messages):
+            return google_error(404, "liveChatMessagesNotFound")
+        poll = self.polls.get(message_id)
+        if poll is None or poll["snippet"]["pollDetails"]["status"] != "active":
+            return google_error(403, "modificationNotAllowed", "This message cannot be closed.")
+        if poll["snippet"]["authorChannelId"] != self._channel_of(request):
+            return google_error(403, "forbidden", "Only the poll's creator can close it.")
+        poll["snippet"]["pollDetails"]["status"] = "closed"
+        self.transitions.append(copy.deepcopy(poll))
+        self._announce()
+        return JSONResponse(_parts(poll, params.get("part", "")))
 
     async def _delete(self, request: Request) -> Response:
         if refused := self._check(request, "liveChatMessages.delete", write=True):
@@ -504,6 +699,16 @@ class FakeYouTube:
             self.write_tokens.add(token)
             self.read_tokens.add(token)
         return JSONResponse({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+
+def _parts(message: dict[str, Any], part: str) -> dict[str, Any]:
+    """A LiveChatMessage with the parts a request asked for (kind, etag, id always)."""
+    wanted = set(part.split(","))
+    return {
+        key: copy.deepcopy(value)
+        for key, value in message.items()
+        if key in ("kind", "etag", "id") or key in wanted
+    }
 
 
 class _ChatStream(Response):

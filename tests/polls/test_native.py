@@ -3,17 +3,19 @@ source, and how a platform's own counts merge with ballots into one result."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from sqlalchemy import select
 
 from app.connectors.native_polls import POLL_END, POLL_START, tally_envelope
 from app.events import service as events
 from app.events.models import Source
 from app.pipeline.worker import PipelineWorker
 from app.polls import service
-from app.polls.models import Poll, PollKind
+from app.polls.models import NativeTally, Poll, PollKind
 from tests.conftest import Seeded, Stack
 from tests.pipeline.harness import chat, deltas, drain
 from tests.polls.test_polls import T0, ballot, current_results, make_poll, record, votes
@@ -72,9 +74,7 @@ async def test_launch_runs_a_native_poll_where_there_is_one_and_chat_voting_else
     assert await commands(stack, seeded, sources["owncast"]) == []
 
 
-async def test_a_multiple_choice_poll_runs_in_chat_everywhere(
-    stack: Stack, seeded: Seeded
-) -> None:
+async def test_a_multiple_choice_poll_runs_in_chat_everywhere(stack: Stack, seeded: Seeded) -> None:
     sources = await add_sources(stack, seeded)
     pid = await make_poll(stack, seeded, PollKind.multiple)
     [announce] = await commands(stack, seeded, sources["twitch"])
@@ -178,3 +178,59 @@ async def test_bad_tallies_are_dead_lettered_with_the_reason(stack: Stack, seede
     ]
     shown = [d for d in await deltas(stack, seeded.event.id) if d["type"] == "chat.message"]
     assert [d["data"]["text"] for d in shown] == ["still flowing"], "the rest of the batch"
+
+
+async def test_the_simulated_audience_votes_natively_and_in_chat(
+    stack: Stack, seeded: Seeded
+) -> None:
+    """A launch on the simulator: its Twitch and YouTube count in their own polls, its
+    Zoom audience votes in chat after the instructions; all of it reaches the results."""
+    from app.connectors.base import Action
+    from app.connectors.simulator import Simulator
+
+    async def instant(_: float) -> None:
+        await asyncio.sleep(0)
+
+    plays = {s.config["plays"]: s.id for s in seeded.sources[:3]}
+    sim = Simulator(
+        bus=stack.bus, event_id=seeded.event.id, sources=plays, seed=7, speed=1.0, sleep=instant
+    )
+    pid = await make_poll(stack, seeded)
+
+    async def perform_all() -> dict[str, str]:
+        outcomes = {}
+        for platform, source_id in plays.items():
+            for raw in await commands(stack, seeded, _source(seeded, source_id)):
+                result = await sim.perform(Action.from_json(orjson.dumps(raw)))
+                outcomes[platform] = f"{raw['type']}:{result.status}"
+        return outcomes
+
+    assert await perform_all() == dict.fromkeys(plays, f"{POLL_START}:done")
+    await asyncio.gather(*(run.task for run in sim.polls.running.values() if run.task))
+    worker = PipelineWorker(stack.bus, stack.db, consumer="t")
+    await drain(stack, worker, seeded.event.id)
+    found = await current_results(stack, pid)
+    by = found["by_platform"]
+    assert by["twitch"]["native"] and by["youtube"]["native"] and "native" not in by["zoom"]
+    assert all(by[p]["voters"] > 0 for p in plays), by
+    assert found["total_voters"] == sum(by[p]["voters"] for p in plays)
+    shown = [d["data"].get("text") for d in await deltas(stack, seeded.event.id)]
+    assert any(t and t.startswith("Poll: Best talk?") for t in shown), "instructions in Zoom chat"
+
+    await close(stack, pid)
+    assert await perform_all() == {
+        "twitch": f"{POLL_END}:done",
+        "youtube": f"{POLL_END}:done",
+        "zoom": f"{POLL_END}:done",
+    }
+    await drain(stack, worker, seeded.event.id)
+    async with stack.db.sessions() as session:
+        finals = (await session.scalars(select(NativeTally))).all()
+        assert sorted((t.platform, t.final) for t in finals) == [
+            ("twitch", True),
+            ("youtube", True),
+        ]
+
+
+def _source(seeded: Seeded, source_id: str) -> Source:
+    return next(s for s in seeded.sources if s.id == source_id)

@@ -1,29 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, chatMod, moderationRules, newIdempotencyKey, triage } from './api';
-import { chatMsg, modResult, question } from './test-utils';
+import { type FetchCall, chatMsg, fakeFetch, json, modResult, question } from './test-utils';
 
-type Call = { url: string; method: string; headers: Record<string, string>; body: unknown };
-let calls: Call[] = [];
+let calls: FetchCall[] = [];
 let answers: (() => Response)[] = [];
 
-function json(status: number, body: unknown): () => Response {
-  return () => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
-
 beforeEach(() => {
-  calls = [];
-  answers = [];
-  vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
-    calls.push({
-      url,
-      method: init.method ?? 'GET',
-      headers: init.headers as Record<string, string>,
-      body: init.body ? JSON.parse(init.body as string) : undefined,
-    });
-    const next = answers.shift();
-    if (!next) throw new TypeError('Failed to fetch');
-    return next();
-  });
+  ({ calls, answers } = fakeFetch({ parseJson: true }));
 });
 
 afterEach(() => {

@@ -59,6 +59,15 @@ describe('LiveClient: polls', () => {
 });
 
 describe('LiveClient: cues', () => {
+  it('takes the run-of-show and its live cue from the snapshot', () => {
+    const live = cue({ id: 'c2', position: 1, state: 'live', version: 3 });
+    const sheet = { server_time: '', sheet_version: 4, live_cue_id: 'c2', cues: [cue({ id: 'c1' }), live] };
+    const { client } = connected({ cues: sheet });
+    expect(client.liveCueId).toBe('c2');
+    expect([...client.cues.keys()].sort()).toEqual(['c1', 'c2']);
+    expect(client.cues.get('c2')?.state).toBe('live');
+  });
+
   it('applies cue.live, cue.updated, cue.overrun and cue.deleted', () => {
     const { client, ws } = connected();
     client.mergeCues([cue({ id: 'c1' }), cue({ id: 'c2', position: 1 }), cue({ id: 'c3', position: 2 })], null);

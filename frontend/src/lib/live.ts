@@ -661,6 +661,10 @@ export class LiveClient {
     // The snapshot carries only the open poll: drafts and closed ones stay (the host
     // view re-fetches the list after each snapshot).
     for (const p of s.polls ?? []) applyPoll(this.polls, p);
+    if (s.cues) {
+      for (const c of s.cues.cues ?? []) applyCue(this.cues, c);
+      this.liveCueId = s.cues.live_cue_id ?? null;
+    }
   }
 
   /** A new line (chat.message, snapshot): held ones go to the hold queue. False if known. */

@@ -2,7 +2,7 @@
 // Idempotency-Key and the version last seen; each answers with the poll and its results.
 
 import { request, write } from './api';
-import type { Poll, PollKind } from './types';
+import type { Poll, PollEdit, PollKind } from './types';
 
 const ev = (id: string) => `/api/events/${encodeURIComponent(id)}`;
 const ppath = (eventId: string, pid: string) => `${ev(eventId)}/polls/${encodeURIComponent(pid)}`;
@@ -17,7 +17,10 @@ export interface PollCreate {
 
 export const pollsApi = {
   list: async (eventId: string) => (await request<Poll[]>('GET', `${ev(eventId)}/polls`)) ?? [],
+  get: (eventId: string, pollId: string) => request<Poll>('GET', ppath(eventId, pollId)),
   create: (eventId: string, body: PollCreate) => write<Poll>('POST', `${ev(eventId)}/polls`, body),
+  /** drafts only (409 poll_state); a stale version is 409 version_conflict with `current` */
+  edit: (eventId: string, pollId: string, body: PollEdit) => write<Poll>('PATCH', ppath(eventId, pollId), body),
   launch: (eventId: string, p: Pick<Poll, 'id' | 'version'>) =>
     write<Poll>('POST', `${ppath(eventId, p.id)}/launch`, { version: p.version }),
   close: (eventId: string, p: Pick<Poll, 'id' | 'version'>) =>

@@ -1,4 +1,7 @@
-// A fake WebSocket for unit tests (not bundled: only imported from *.test.ts).
+// Test helpers: a fake WebSocket, a fake fetch, sample objects (not bundled: only
+// imported from *.test.ts).
+
+import { vi } from 'vitest';
 
 import type { ChatMessage, Cue, Gauges, ModerationResult, Poll, PollResults, Question } from './types';
 import type { SocketLike } from './live';
@@ -201,4 +204,33 @@ export function results(over: Partial<PollResults> = {}): PollResults {
     late_votes: 0,
     ...over,
   };
+}
+
+export type FetchCall = { url: string; method: string; headers: Record<string, string>; body: unknown };
+
+/** A JSON answer for fakeFetch's queue. */
+export function json(status: number, body: unknown): () => Response {
+  return () => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+}
+
+/**
+ * Stubs fetch: it records each call and answers from the queue, in order; with nothing
+ * queued it fails as the network does (TypeError). parseJson reads request bodies as JSON.
+ */
+export function fakeFetch(opts: { parseJson?: boolean } = {}): { calls: FetchCall[]; answers: (() => Response)[] } {
+  const calls: FetchCall[] = [];
+  const answers: (() => Response)[] = [];
+  vi.stubGlobal('fetch', async (url: string, init: RequestInit = {}) => {
+    const raw = init.body;
+    calls.push({
+      url,
+      method: init.method ?? 'GET',
+      headers: init.headers as Record<string, string>,
+      body: opts.parseJson && raw ? JSON.parse(raw as string) : raw,
+    });
+    const next = answers.shift();
+    if (!next) throw new TypeError('Failed to fetch');
+    return next();
+  });
+  return { calls, answers };
 }

@@ -202,6 +202,8 @@ export interface Snapshot {
   moderation?: ModerationResult[];
   /** the open poll (at most one), with its results */
   polls?: Poll[];
+  /** the run-of-show and its live cue */
+  cues?: CueSheet;
 }
 
 export interface HelloMsg {
@@ -323,4 +325,61 @@ export interface Poll {
   created_at: string;
   updated_at: string;
   results: PollResults | null;
+}
+
+// ---- run-of-show editing (docs/PROTOCOL.md "Run-of-show", app/cues/schemas.py) ----------
+
+/** Who may own a cue: the team, not the audience. */
+export type OwnerRole = 'host' | 'ops_lead' | 'moderator' | 'admin';
+
+/** The actions a cue may carry, exactly as the API takes them. */
+export type CueActionSpec =
+  | { type: 'open_poll'; poll_id: string }
+  | { type: 'close_poll'; poll_id: string }
+  | { type: 'open_qa' }
+  | { type: 'close_qa' }
+  | { type: 'show_question'; question_id: string }
+  | { type: 'show_checklist'; title?: string; items: string[] };
+
+export type CueActionType = CueActionSpec['type'];
+
+/** POST /api/events/{id}/cues */
+export interface CueCreate {
+  title: string;
+  planned_start_at?: string | null;
+  planned_duration_s?: number;
+  owner_role?: OwnerRole;
+  notes?: string;
+  actions?: CueActionSpec[];
+  position?: number;
+}
+
+/** PATCH /api/events/{id}/cues/{cue_id}: only the fields sent change */
+export interface CuePatch {
+  version: number;
+  title?: string;
+  planned_start_at?: string | null;
+  planned_duration_s?: number;
+  owner_role?: OwnerRole;
+  notes?: string;
+  actions?: CueActionSpec[];
+  position?: number;
+  state?: 'pending' | 'skipped';
+}
+
+/** One line of a 422 invalid_sheet answer to an import. */
+export interface SheetProblem {
+  line: number;
+  field: string;
+  problem: string;
+}
+
+/** PATCH /api/events/{id}/polls/{poll_id}: drafts only */
+export interface PollEdit {
+  version: number;
+  title?: string;
+  kind?: PollKind;
+  options?: string[];
+  duration_s?: number | null;
+  cue_id?: string | null;
 }
