@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -27,6 +27,8 @@ from app.cues.schemas import CueEdit, CueIn, CueSpec
 from app.db import Database, new_id
 from app.errors import AppError, Conflict, NotFound, VersionConflict
 from app.pipeline.deltas import Delta, delta
+from app.polls.models import Poll
+from app.questions.models import Question
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,11 @@ NULLABLE_EDITS = frozenset({"planned_start_at"})
 
 class CueLocked(Conflict):
     code = "cue_locked"
+
+
+class InvalidCue(AppError):
+    status_code = 422
+    code = "invalid_cue"
 
 
 class NothingToGo(Conflict):
@@ -212,8 +219,61 @@ def _renumber(order: Sequence[Cue]) -> list[Cue]:
 
 def _move(cues: Sequence[Cue], cue: Cue, to: int) -> list[Cue]:
     order = [c for c in cues if c.id != cue.id]
+    # GO starts the first cue still to come: one placed before the live or a played cue
+    # would be next out of running order.
+    floor = max((i + 1 for i, c in enumerate(order) if c.state in _ON_RECORD), default=0)
+    if to < floor:
+        raise InvalidCue(
+            f"position {to} is before the live or a played cue: a cue still to come goes "
+            f"at position {floor} or later"
+        )
     order.insert(min(to, len(order)), cue)
     return _renumber(order)
+
+
+_ON_RECORD = (CueState.live, CueState.done)
+
+
+async def _check_actions(
+    session: AsyncSession, event_id: str, cues: Sequence[tuple[str, Sequence[Any]]]
+) -> None:
+    """Every poll and question an action names exists in this event: found at GO, a
+    wrong id would only fail live, on air. `cues`: (title, actions) each."""
+    wanted: dict[str, set[str]] = {"poll_id": set(), "question_id": set()}
+    for _title, actions in cues:
+        for action in actions:
+            for key, ids in wanted.items():
+                if isinstance(value := getattr(action, key, None), str):
+                    ids.add(value)
+    found = {
+        "poll_id": set(
+            await session.scalars(
+                select(Poll.id).where(Poll.event_id == event_id, Poll.id.in_(wanted["poll_id"]))
+            )
+        )
+        if wanted["poll_id"]
+        else set(),
+        "question_id": set(
+            await session.scalars(
+                select(Question.id).where(
+                    Question.event_id == event_id, Question.id.in_(wanted["question_id"])
+                )
+            )
+        )
+        if wanted["question_id"]
+        else set(),
+    }
+    for n, (title, actions) in enumerate(cues):
+        for a, action in enumerate(actions):
+            for key in wanted:
+                value = getattr(action, key, None)
+                if isinstance(value, str) and value not in found[key]:
+                    what = "poll" if key == "poll_id" else "question"
+                    where = f"cue {n + 1} ({title!r})" if len(cues) > 1 else "this cue"
+                    raise InvalidCue(
+                        f"{where}, action {a + 1} ({action.type}): no {what} {value} in this "
+                        f"event; pick one of the event's {what}s"
+                    )
 
 
 def _find(cues: Sequence[Cue], cue_id: str) -> Cue:
@@ -238,6 +298,7 @@ def _record(session: AsyncSession, cue: Cue, actor: User | str, action: str, **w
 async def create(
     session: AsyncSession, event_id: str, body: CueIn, actor: User, now: datetime
 ) -> Outcome:
+    await _check_actions(session, event_id, [(body.title, body.actions)])
     await repository.lock_sheet(session, event_id, now)
     cues = await repository.sheet_cues(session, event_id)
     fields = body.columns()
@@ -283,6 +344,8 @@ async def edit(
             "timing or notes only",
             current=data(cue, now),
         )
+    if body.actions is not None:
+        await _check_actions(session, event_id, [(cue.title, body.actions)])
     before = snapshot(cue)
     for name in sent - {"position", "state"}:
         value = getattr(body, name)
@@ -333,6 +396,7 @@ async def import_sheet(
     session: AsyncSession, event_id: str, specs: Sequence[CueSpec], actor: User, now: datetime
 ) -> Outcome:
     """Replaces the pending cues with `specs`, after the cues already live, played or skipped."""
+    await _check_actions(session, event_id, [(s.title, s.actions) for s in specs])
     await repository.lock_sheet(session, event_id, now)
     cues = await repository.sheet_cues(session, event_id)
     kept = [c for c in cues if c.state != CueState.pending]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.auth.models import Role
 from app.deps import BusDep, EventMemberDep, SessionDep
 from app.errors import AppError
+from app.pipeline.deltas import delta
 from app.polls import repository, service
 from app.polls.schemas import PollEditIn, PollIn, PollVersionIn
 from app.writes import AfterCommit, idempotent_write
@@ -75,6 +76,32 @@ async def edit_poll(
         await service.edit(session, poll, body.version, fields, access.user)
         change = service.PollChange(poll.event_id, await service.data(session, poll))
         return change.data, lambda: change.publish(bus)
+
+    return await idempotent_write(request, session, access, POLL_ROLES, work)
+
+
+@router.delete("/{poll_id}")
+async def delete_poll(
+    poll_id: str,
+    request: Request,
+    access: EventMemberDep,
+    session: SessionDep,
+    bus: BusDep,
+    version: int | None = Query(None, description="the version you saw; 409 if it moved on"),
+) -> JSONResponse:
+    """Deletes a draft (not one a cue still to come opens or closes)."""
+
+    async def work() -> tuple[Any, AfterCommit | None]:
+        poll = await service.get(session, access.event.id, poll_id)
+        deleted = await service.delete(session, poll, version, access.user)
+        body = {"id": deleted, "deleted": True}
+
+        async def publish() -> None:
+            await bus.publish_live(
+                access.event.id, [delta("polls", "poll.deleted", {"id": deleted})], urgent=True
+            )
+
+        return body, publish
 
     return await idempotent_write(request, session, access, POLL_ROLES, work)
 

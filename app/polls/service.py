@@ -7,13 +7,15 @@ the pipeline in batches, one INSERT ... ON CONFLICT per batch.
 
 from __future__ import annotations
 
+import importlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,6 +41,10 @@ class InvalidPoll(AppError):
 
 class PollStateConflict(Conflict):
     code = "poll_state"
+
+
+class PollInUse(Conflict):
+    code = "poll_in_use"
 
 
 class AnotherPollOpen(Conflict):
@@ -206,7 +212,7 @@ def _snapshot(poll: Poll, labels: list[str]) -> dict[str, Any]:
 
 
 async def _set_options(session: AsyncSession, poll_id: str, labels: list[str]) -> None:
-    await session.execute(delete(PollOption).where(PollOption.poll_id == poll_id))
+    await session.execute(sql_delete(PollOption).where(PollOption.poll_id == poll_id))
     if labels:
         await session.execute(
             insert(PollOption),
@@ -339,6 +345,40 @@ async def edit(
     return await _change(
         session, poll, version, changes, actor=actor, action="poll_edit", labels=labels
     )
+
+
+async def delete(session: AsyncSession, poll: Poll, version: int | None, actor: User | str) -> str:
+    """Removes a draft nobody has voted in; 409 while a cue still to come names it."""
+    if poll.state != PollState.draft:
+        raise PollStateConflict(
+            f"this poll is {poll.state}: only a draft can be deleted (votes stay on record)",
+            current=await data(session, poll),
+        )
+    if version is not None and poll.version != version:
+        raise await _conflict(
+            session, poll.id, f"poll changed (now version {poll.version}): review it"
+        )
+    cues = importlib.import_module("app.cues.repository")  # cues import polls
+    for cue in await cues.sheet_cues(session, poll.event_id):
+        if cue.state in ("pending", "live") and any(
+            a.get("poll_id") == poll.id for a in cue.actions or []
+        ):
+            raise PollInUse(
+                f"the cue “{cue.title}” opens or closes this poll: change that cue first",
+                current=await data(session, poll),
+            )
+    before = _snapshot(poll, (await repository.options(session, [poll.id]))[poll.id])
+    await session.delete(poll)
+    audit.record(
+        session,
+        event_id=poll.event_id,
+        actor=actor,
+        action="poll_delete",
+        target_type="poll",
+        target_id=poll.id,
+        before=before,
+    )
+    return poll.id
 
 
 async def launch(

@@ -20,6 +20,8 @@ from app.connectors.clock import Clock
 from app.cues import service
 from app.events import service as events
 from app.main import create_app
+from app.polls.models import Poll, PollKind
+from app.questions.models import Question
 from tests.conftest import Seeded, Stack
 
 T0 = datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC)
@@ -53,6 +55,22 @@ async def show(stack: Stack, seeded: Seeded) -> AsyncIterator[Show]:
         for name in ("host", "host2"):
             user = await auth.create_user(session, name, f"{name}-pass", Role.host)
             await events.add_member(session, seeded.event, user.id, Role.host.value)
+        # What SHEET_YAML's actions name (a cue may only name the event's own).
+        session.add(Poll(id="p1", event_id=seeded.event.id, title="Best?", kind=PollKind.single))
+        session.add(
+            Question(
+                id="q1",
+                event_id=seeded.event.id,
+                source_id=seeded.sources[3].id,
+                platform="qa",
+                platform_message_id="q1",
+                author_id="a1",
+                author_name="Ana",
+                text="Why?",
+                platform_at=T0,
+                received_at=T0,
+            )
+        )
         await session.commit()
     app = create_app(stack.settings, db=stack.db, bus=stack.bus)
     clock = ManualClock(T0)
@@ -426,7 +444,12 @@ async def test_open_poll_launches_the_real_poll(stack: Stack, seeded: Seeded, sh
         await session.commit()
     await add(show, "Vote", actions=[{"type": "open_poll", "poll_id": poll.id}])
     await add(show, "Results", actions=[{"type": "close_poll", "poll_id": poll.id}])
-    await add(show, "Again", actions=[{"type": "open_poll", "poll_id": "no-such-poll"}])
+    await add(show, "Again", actions=[{"type": "open_poll", "poll_id": poll.id}])
+    missing = await show.host.post(
+        show.base, json={"title": "X", "actions": [{"type": "open_poll", "poll_id": "nope"}]}
+    )
+    assert missing.status_code == 422, "a wrong poll id is found when planning, not on air"
+    assert "no poll nope in this event" in missing.json()["error"]["message"]
     first = await go(show, None)
     assert first.json()["live"]["actions_fired"][0]["status"] == "done", first.text
     async with stack.db.sessions() as session:
@@ -437,8 +460,8 @@ async def test_open_poll_launches_the_real_poll(stack: Stack, seeded: Seeded, sh
         assert (await session.get(Poll, poll.id)).state == PollState.closed  # type: ignore[union-attr]
     third = await go(show, second.json()["live"]["id"])
     assert third.status_code == 200
-    missing = third.json()["live"]["actions_fired"][0]
-    assert missing["status"] == "failed" and "no poll no-such-poll" in missing["detail"]
+    again = third.json()["live"]["actions_fired"][0]
+    assert again["status"] == "failed" and "only a draft can be launched" in again["detail"]
 
 
 async def test_moderators_may_read_but_not_write_and_writes_are_audited(
@@ -465,3 +488,26 @@ async def test_moderators_may_read_but_not_write_and_writes_are_audited(
         ("cue.start", "user:host"),
     ]
     assert rows[1].before["notes"] == "" and rows[1].after["notes"] == "n"  # type: ignore[index]
+
+
+async def test_a_cue_to_come_cannot_move_before_the_live_one(show: Show) -> None:
+    a = await add(show, "Opening")
+    b = await add(show, "Talk")
+    await go(show, None)  # Opening is live
+    resp = await show.host.patch(f"{show.base}/{b['id']}", json={"version": 1, "position": 0})
+    assert resp.status_code == 422
+    assert "position 1 or later" in resp.json()["error"]["message"]
+    early = await show.host.post(show.base, json={"title": "Late add", "position": 0})
+    assert early.status_code == 422, "nor be inserted there"
+    rows = (await sheet(show))["cues"]
+    assert [c["id"] for c in rows] == [a["id"], b["id"]]
+
+
+async def test_an_import_naming_a_question_the_event_lacks_is_refused(show: Show) -> None:
+    body = {"cues": [{"title": "Ok"}, {"title": "Ask", "actions": [
+        {"type": "show_question", "question_id": "q-missing"}]}]}  # fmt: skip
+    resp = await show.host.post(f"{show.base}/import", json=body)
+    assert resp.status_code == 422
+    message = resp.json()["error"]["message"]
+    assert "cue 2 ('Ask'), action 1 (show_question): no question q-missing" in message
+    assert (await sheet(show))["cues"] == [], "nothing imported"

@@ -169,6 +169,14 @@ async def test_host_edits_the_run_of_show_then_goes_with_g(
             assert saved["cues"][0]["actions"] == [{"type": "open_poll", "poll_id": poll_id}]
             assert saved["cues"][1]["actions"] == []
 
+            # A draft the cue opens cannot be deleted; the server says which cue.
+            delete = drafted.locator(".delete-poll")
+            await delete.click()
+            await expect(delete).to_have_text("Really delete?")
+            await delete.click()
+            await expect(drafts.locator(".field-error")).to_contain_text("opens or closes")
+            await expect(drafted).to_have_count(1)
+
             # Export CSV: both cues, in the new order.
             async with page.expect_download() as info:
                 await editor.locator("#export-csv").click()

@@ -384,3 +384,44 @@ async def test_a_moderator_may_read_but_not_run_polls(
     assert resp.status_code == 403 and "host" in resp.json()["error"]["message"]
     created = await mod.post(purl(seeded), json={"title": "t", "options": ["a", "b"]})
     assert created.status_code == 403
+
+
+async def test_a_draft_can_be_deleted_unless_live_or_on_the_cue_sheet(
+    stack: Stack, seeded: Seeded, host: httpx.AsyncClient
+) -> None:
+    async def draft(title: str) -> dict:
+        body = {"title": title, "kind": "single", "options": ["Yes", "No"]}
+        made = await host.post(purl(seeded), json=body)
+        assert made.status_code == 200
+        return dict(made.json())
+
+    spare, cued, launched = await draft("Spare"), await draft("Cued"), await draft("Live")
+    stale = await host.delete(purl(seeded, f"/{spare['id']}"), params={"version": 9})
+    assert stale.status_code == 409 and stale.json()["error"]["current"]["id"] == spare["id"]
+    gone = await host.delete(purl(seeded, f"/{spare['id']}"), params={"version": 1})
+    assert gone.status_code == 200 and gone.json() == {"id": spare["id"], "deleted": True}
+    assert (await host.get(purl(seeded, f"/{spare['id']}"))).status_code == 404
+    published = [d for d in await deltas(stack, seeded.event.id) if d["type"] == "poll.deleted"]
+    assert [d["data"] for d in published] == [{"id": spare["id"]}]
+
+    cue = await host.post(
+        f"/api/events/{seeded.event.id}/cues",
+        json={"title": "Vote", "actions": [{"type": "open_poll", "poll_id": cued["id"]}]},
+    )
+    assert cue.status_code == 200, cue.text
+    in_use = await host.delete(purl(seeded, f"/{cued['id']}"))
+    assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "poll_in_use"
+    assert "“Vote”" in in_use.json()["error"]["message"]
+
+    await host.post(purl(seeded, f"/{launched['id']}/launch"), json={"version": 1})
+    on_air = await host.delete(purl(seeded, f"/{launched['id']}"))
+    assert on_air.status_code == 409 and on_air.json()["error"]["code"] == "poll_state"
+    async with stack.db.sessions() as session:
+        audited = (
+            await session.scalars(
+                select(AuditLog.action)
+                .where(AuditLog.target_id == spare["id"])
+                .order_by(AuditLog.id)
+            )
+        ).all()
+    assert audited == ["poll_create", "poll_delete"]

@@ -351,6 +351,16 @@ async def test_every_mutating_route_leaves_an_audit_row(
             cue_id=None,
             actor="test",
         )
+        spare = await polls.create(
+            session,
+            e,
+            title="Spare",
+            kind=PollKind.rating,
+            options=[],
+            duration_s=None,
+            cue_id=None,
+            actor="test",
+        )
         host_user = await auth.create_user(session, "host", "host-pass", Role.host)
         await events.add_member(session, seeded.event, host_user.id, Role.host.value)
         _, overlay_token = overlays.create_token(session, e, host_user)  # one to revoke
@@ -450,6 +460,10 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ("POST", "/api/events/{event_id}/polls/{poll_id}/launch"): (
             f"/api/events/{e}/polls/{poll.id}/launch",
             {"version": 2},
+        ),
+        ("DELETE", "/api/events/{event_id}/polls/{poll_id}"): (
+            f"/api/events/{e}/polls/{spare.id}",
+            None,
         ),
         ("POST", "/api/events/{event_id}/polls/{poll_id}/close"): (
             f"/api/events/{e}/polls/{poll.id}/close",

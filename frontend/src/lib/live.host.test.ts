@@ -50,6 +50,13 @@ describe('LiveClient: polls', () => {
     expect(client.polls.get('p1')?.results?.total_voters).toBe(3);
   });
 
+  it('drops a deleted draft', () => {
+    const { client, ws } = connected();
+    client.mergePolls([poll({ id: 'd1' }), poll({ id: 'd2' })]);
+    ws.receive(batch(11, [d(11, 'polls', 'poll.deleted', { id: 'd1' })]));
+    expect([...client.polls.keys()]).toEqual(['d2']);
+  });
+
   it('keeps drafts across a snapshot', () => {
     const { client, ws } = connected();
     client.mergePolls([poll({ id: 'draft1' })]);

@@ -621,6 +621,9 @@ export class LiveClient {
       case 'poll.results':
         applyPollResults(this.polls, d.data);
         break;
+      case 'poll.deleted':
+        if (d.data && typeof d.data.id === 'string') this.polls.delete(d.data.id);
+        break;
       case 'cue.updated':
       case 'cue.overrun':
         applyCue(this.cues, d.data);

@@ -21,6 +21,9 @@ export const pollsApi = {
   create: (eventId: string, body: PollCreate) => write<Poll>('POST', `${ev(eventId)}/polls`, body),
   /** drafts only (409 poll_state); a stale version is 409 version_conflict with `current` */
   edit: (eventId: string, pollId: string, body: PollEdit) => write<Poll>('PATCH', ppath(eventId, pollId), body),
+  /** a draft only; 409 poll_in_use while a cue still to come opens or closes it */
+  remove: (eventId: string, p: Pick<Poll, 'id' | 'version'>) =>
+    write<{ id: string; deleted: boolean }>('DELETE', `${ppath(eventId, p.id)}?version=${p.version}`),
   launch: (eventId: string, p: Pick<Poll, 'id' | 'version'>) =>
     write<Poll>('POST', `${ppath(eventId, p.id)}/launch`, { version: p.version }),
   close: (eventId: string, p: Pick<Poll, 'id' | 'version'>) =>

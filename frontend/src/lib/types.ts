@@ -227,6 +227,7 @@ export type Delta =
   | { seq: number; topic: 'cues'; type: 'cue.updated' | 'cue.overrun'; at: string; data: Cue }
   | { seq: number; topic: 'cues'; type: 'cue.live'; at: string; data: CueLive }
   | { seq: number; topic: 'cues'; type: 'cue.deleted'; at: string; data: { id: string } }
+  | { seq: number; topic: 'polls'; type: 'poll.deleted'; at: string; data: { id: string } }
   | { seq: number; topic: 'cues'; type: 'cue.action'; at: string; data: { cue_id: string; action: CueAction } };
 
 export interface BatchMsg {
