@@ -14,6 +14,7 @@ from app.auth import service as auth
 from app.auth.models import Role, User
 from app.bus import Bus
 from app.config import Settings
+from app.connectors.clock import SYSTEM_CLOCK, Clock
 from app.db import Database
 from app.errors import Forbidden, NotAuthenticated, NotFound
 from app.events.models import Event
@@ -31,6 +32,13 @@ def get_bus(conn: HTTPConnection) -> Bus:
     return conn.app.state.bus
 
 
+def get_clock(conn: HTTPConnection) -> Clock:
+    """The show's clock (run-of-show, incidents): tests put a controllable one on
+    app.state.clock."""
+    found: Clock = getattr(conn.app.state, "clock", SYSTEM_CLOCK)
+    return found
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.db.sessions() as session:
         yield session
@@ -39,6 +47,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 BusDep = Annotated[Bus, Depends(get_bus)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 

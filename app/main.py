@@ -22,10 +22,13 @@ from app.config import Settings, get_settings
 from app.connectors.hooks import router as hooks_router
 from app.cues.router import router as cues_router
 from app.db import Database
+from app.drills.router import router as drills_router
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
+from app.incidents.router import router as incidents_router
 from app.moderation.router import router as moderation_router
 from app.overlays.router import router as overlays_router
+from app.playbooks.router import router as playbooks_router
 from app.polls.router import router as polls_router
 from app.questions.router import router as questions_router
 from app.questions.router import undo_router
@@ -110,6 +113,9 @@ def create_app(
     app.include_router(polls_router)
     app.include_router(audience_router)
     app.include_router(overlays_router)
+    app.include_router(playbooks_router)
+    app.include_router(incidents_router)
+    app.include_router(drills_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

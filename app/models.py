@@ -8,7 +8,9 @@ from app.cues.models import Cue, CueSheet
 from app.db import Base
 from app.events.models import Event, EventMember, Source
 from app.idempotency.models import IdempotencyKey
+from app.incidents.models import DetectorSignal, Incident, IncidentRole, IncidentStep, TimelineEntry
 from app.metrics.models import MetricSample
+from app.playbooks.models import Playbook, PlaybookEntry
 from app.polls.models import Poll, PollOption, Vote
 from app.questions.models import Question, QuestionVote
 
@@ -19,17 +21,24 @@ __all__ = [
     "ChatMessage",
     "Cue",
     "CueSheet",
+    "DetectorSignal",
     "Event",
     "EventMember",
     "IdempotencyKey",
+    "Incident",
+    "IncidentRole",
+    "IncidentStep",
     "MetricSample",
     "ModerationAction",
     "ModerationRules",
+    "Playbook",
+    "PlaybookEntry",
     "Poll",
     "PollOption",
     "Question",
     "QuestionVote",
     "Source",
+    "TimelineEntry",
     "User",
     "Vote",
 ]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.deps import EventAccess
+from app.auth.models import User
 from app.errors import AppError, Forbidden
 from app.idempotency import service as idem
 
@@ -18,10 +18,21 @@ AfterCommit = Callable[[], Awaitable[None]]
 Work = Callable[[], Awaitable[tuple[Any, AfterCommit | None]]]
 
 
+class Acting(Protocol):
+    """Who writes, in which role: an event member (EventAccess), or a user acting on
+    something organisation-wide with their own role (the playbook)."""
+
+    @property
+    def user(self) -> User: ...
+
+    @property
+    def role(self) -> str: ...
+
+
 async def idempotent_write(
     request: Request,
     session: AsyncSession,
-    access: EventAccess,
+    access: Acting,
     roles: Collection[str],
     work: Work,
 ) -> JSONResponse:

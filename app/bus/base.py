@@ -184,13 +184,26 @@ class Bus(ABC):
     # -- gauges shared by every worker --
     @abstractmethod
     async def record_activity(
-        self, event_id: str, minute: int, messages: int, author_ids: Iterable[str]
+        self,
+        event_id: str,
+        minute: int,
+        messages: int,
+        author_ids: Iterable[str],
+        texts: Iterable[str] = (),
     ) -> None:
-        """Adds to the per-minute message count and unique-chatter set."""
+        """Adds to the per-minute message count, unique-chatter set and distinct-text set.
+
+        `texts` are keys of the lines' normalised texts (equal for lines that read the
+        same); the detectors derive the chat's duplicate ratio from them.
+        """
 
     @abstractmethod
     async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
         """(messages, unique chatters) in that minute."""
+
+    @abstractmethod
+    async def read_distinct_texts(self, event_id: str, minute: int) -> int:
+        """Distinct text keys recorded in that minute."""
 
     @abstractmethod
     async def set_viewers(self, event_id: str, platform: str, count: int) -> None: ...

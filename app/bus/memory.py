@@ -44,7 +44,8 @@ class MemoryBus(Bus):
         self._seen: dict[str, tuple[str, float]] = {}
         self._cursors: dict[str, str] = {}
         self._health: dict[str, dict[str, bytes]] = defaultdict(dict)
-        self._activity: dict[tuple[str, int], tuple[int, set[str]]] = {}
+        # (event, minute) -> (messages, chatters, distinct text keys)
+        self._activity: dict[tuple[str, int], tuple[int, set[str], set[str]]] = {}
         self._viewers: dict[str, dict[str, int]] = defaultdict(dict)
         self._dirty: dict[str, dict[str, int]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
@@ -274,18 +275,28 @@ class MemoryBus(Bus):
 
     # -- gauges --
     async def record_activity(
-        self, event_id: str, minute: int, messages: int, author_ids: Iterable[str]
+        self,
+        event_id: str,
+        minute: int,
+        messages: int,
+        author_ids: Iterable[str],
+        texts: Iterable[str] = (),
     ) -> None:
-        count, authors = self._activity.get((event_id, minute), (0, set()))
+        count, authors, distinct = self._activity.get((event_id, minute), (0, set(), set()))
         authors.update(author_ids)
-        self._activity[(event_id, minute)] = (count + messages, authors)
+        distinct.update(texts)
+        self._activity[(event_id, minute)] = (count + messages, authors, distinct)
         # Keep three hours, as the Redis keys do.
         for key in [k for k in self._activity if k[0] == event_id and k[1] < minute - 180]:
             del self._activity[key]
 
     async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
-        count, authors = self._activity.get((event_id, minute), (0, set()))
+        count, authors, _ = self._activity.get((event_id, minute), (0, set(), set()))
         return count, len(authors)
+
+    async def read_distinct_texts(self, event_id: str, minute: int) -> int:
+        _, _, distinct = self._activity.get((event_id, minute), (0, set(), set()))
+        return len(distinct)
 
     async def set_viewers(self, event_id: str, platform: str, count: int) -> None:
         self._viewers[event_id][platform] = count

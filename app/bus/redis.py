@@ -347,12 +347,18 @@ class RedisBus(Bus):
 
     # -- gauges --
     async def record_activity(
-        self, event_id: str, minute: int, messages: int, author_ids: Iterable[str]
+        self,
+        event_id: str,
+        minute: int,
+        messages: int,
+        author_ids: Iterable[str],
+        texts: Iterable[str] = (),
     ) -> None:
-        authors = list(author_ids)
-        count_key, users_key = (
+        authors, keys = list(author_ids), list(texts)
+        count_key, users_key, texts_key = (
             self._k(event_id, f"act:m:{minute}"),
             self._k(event_id, f"act:u:{minute}"),
+            self._k(event_id, f"act:t:{minute}"),
         )
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.incrby(count_key, messages)
@@ -360,6 +366,9 @@ class RedisBus(Bus):
             if authors:
                 pipe.pfadd(users_key, *authors)
                 pipe.expire(users_key, ACTIVITY_TTL_S)
+            if keys:
+                pipe.pfadd(texts_key, *keys)
+                pipe.expire(texts_key, ACTIVITY_TTL_S)
             await pipe.execute()
 
     async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
@@ -368,6 +377,9 @@ class RedisBus(Bus):
             pipe.pfcount(self._k(event_id, f"act:u:{minute}"))
             messages, uniques = await pipe.execute()
         return int(messages or 0), int(uniques or 0)
+
+    async def read_distinct_texts(self, event_id: str, minute: int) -> int:
+        return int(await self.redis.pfcount(self._k(event_id, f"act:t:{minute}")))
 
     async def set_viewers(self, event_id: str, platform: str, count: int) -> None:
         await self.redis.hset(self._k(event_id, "viewers"), platform, count)

@@ -94,21 +94,23 @@ def capabilities_for(platform: str) -> frozenset[str]:
 
 
 def units_for(sources: Sequence[Source]) -> list[Unit]:
-    """Simulated platforms of one event play as one simulator; other sources run alone."""
+    """Simulated platforms of one event play as one simulator (a drill's as another, so
+    it plays its own scenario beside the show's); other sources run alone."""
     grouped: dict[tuple[str, str], list[Source]] = defaultdict(list)
     units: list[Unit] = []
     for source in sources:
         if source.platform == "simulator":
-            grouped[(source.event_id, "simulator")].append(source)
+            drill = ":drill" if (source.config or {}).get("drill") else ""
+            grouped[(source.event_id, drill)].append(source)
         else:
             units.append(
                 Unit(source.id, source.platform, source.event_id, (source.id,), (source.version,))
             )
-    for (event_id, platform), group in grouped.items():
+    for (event_id, drill), group in grouped.items():
         group.sort(key=lambda s: s.id)
         ids = tuple(s.id for s in group)
         revision = tuple(s.version for s in group)
-        units.append(Unit(f"{platform}:{event_id}", platform, event_id, ids, revision))
+        units.append(Unit(f"simulator:{event_id}{drill}", "simulator", event_id, ids, revision))
     return units
 
 

@@ -9,31 +9,23 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import HTTPConnection
 
 from app.bus import Bus
-from app.connectors.clock import SYSTEM_CLOCK, Clock
 from app.cues import repository, service, sheet
 from app.cues.schemas import CueEdit, CueIn, GoIn
-from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep
+from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep, get_clock
 from app.errors import AppError
 from app.writes import idempotent_write
+from app.yaml_lines import YAML_MEDIA_TYPES
 
 router = APIRouter(prefix="/api/events/{event_id}/cues", tags=["cues"])
 
 MAX_SHEET_BYTES = 1_000_000
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
 class UnsupportedSheet(AppError):
     status_code = 415
     code = "unsupported_media_type"
-
-
-def clock(conn: HTTPConnection) -> Clock:
-    """The run-of-show's clock: tests put a controllable one on app.state.cue_clock."""
-    found: Clock = getattr(conn.app.state, "cue_clock", SYSTEM_CLOCK)
-    return found
 
 
 Work = Callable[[datetime], Awaitable[service.Outcome]]
@@ -48,7 +40,7 @@ def _write(
     answer: Callable[[service.Outcome, datetime], Any] | None = None,
 ) -> Awaitable[JSONResponse]:
     """A sheet write: hosts, ops leads and admins; deltas leave after the commit."""
-    now = clock(request).now()
+    now = get_clock(request).now()
 
     async def run() -> tuple[Any, Any]:
         outcome = await work(now)
@@ -64,7 +56,7 @@ def _write(
 
 @router.get("")
 async def list_cues(access: EventMemberDep, session: SessionDep, request: Request) -> Any:
-    return await service.sheet_view(session, access.event.id, clock(request).now())
+    return await service.sheet_view(session, access.event.id, get_clock(request).now())
 
 
 @router.post("")
@@ -162,7 +154,7 @@ async def import_sheet(
         raise AppError("send the sheet as UTF-8 text") from exc
     if kind == "text/csv":
         specs = sheet.from_csv(text)
-    elif kind in YAML_TYPES or kind == "application/json":
+    elif kind in YAML_MEDIA_TYPES or kind == "application/json":
         specs = sheet.from_yaml(text)
     else:
         raise UnsupportedSheet(

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from app.cues.models import Cue
 from app.cues.schemas import CueSpec
 from app.errors import AppError
+from app.yaml_lines import YamlProblem, load, locate
 
 COLUMNS = ("title", "planned_start_at", "planned_duration_s", "owner_role", "notes", "actions")
 MAX_CUES = 500
@@ -55,12 +56,16 @@ def to_csv(cues: Sequence[Cue]) -> str:
     return out.getvalue()
 
 
-def _problems(exc: ValidationError, line: int, field_lines: dict[str, int]) -> list[dict[str, Any]]:
+def _problems(
+    exc: ValidationError, line: int, node: yaml.Node | None = None
+) -> list[dict[str, Any]]:
+    """One problem per pydantic error: on the line of the value at fault when the cue's
+    YAML node is known, else on the cue's own line (CSV)."""
     found = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        top = str(err["loc"][0]) if err["loc"] else ""
-        found.append({"line": field_lines.get(top, line), "field": where, "problem": err["msg"]})
+        at = locate(node, err["loc"]).line if node is not None else line
+        found.append({"line": at, "field": where, "problem": err["msg"]})
     return found
 
 
@@ -74,13 +79,9 @@ def _fail(problems: list[dict[str, Any]]) -> InvalidSheet:
 def from_yaml(text: str) -> list[CueSpec]:
     """A list of cues, or {"cues": [...]}; JSON is YAML too."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise _fail([{"line": line, "field": "", "problem": f"not valid YAML: {problem}"}]) from exc
+        loaded, root = load(text)
+    except YamlProblem as exc:
+        raise _fail([{"line": exc.spot.line, "field": "", "problem": exc.problem}]) from exc
     items_node = root
     if isinstance(root, yaml.MappingNode):
         items_node = next((v for k, v in root.value if k.value == "cues"), None)
@@ -93,16 +94,13 @@ def from_yaml(text: str) -> list[CueSpec]:
     problems: list[dict[str, Any]] = []
     for item, node in zip(loaded, items_node.value, strict=True):
         line = node.start_mark.line + 1
-        field_lines: dict[str, int] = {}
-        if isinstance(node, yaml.MappingNode):
-            field_lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
         if not isinstance(item, dict):
             problems.append({"line": line, "field": "", "problem": "a cue must be a mapping"})
             continue
         try:
             specs.append(CueSpec.model_validate(item))
         except ValidationError as exc:
-            problems += _problems(exc, line, field_lines)
+            problems += _problems(exc, line, node)
     if problems:
         raise _fail(problems)
     return specs
@@ -145,7 +143,7 @@ def from_csv(text: str) -> list[CueSpec]:
         try:
             specs.append(CueSpec.model_validate(item))
         except ValidationError as exc:
-            problems += _problems(exc, line, {})
+            problems += _problems(exc, line)
     if problems:
         raise _fail(problems)
     return specs

@@ -27,3 +27,14 @@ async def event_by_slug(session: AsyncSession, slug: str) -> Event | None:
 async def sources_of(session: AsyncSession, event_id: str) -> Sequence[Source]:
     query = select(Source).where(Source.event_id == event_id).order_by(Source.created_at)
     return (await session.scalars(query)).all()
+
+
+async def members_of(session: AsyncSession, event_id: str) -> list[tuple[User, str]]:
+    """(user, event role) of everyone on the event's team, by name."""
+    rows = await session.execute(
+        select(User, EventMember.role)
+        .join(EventMember, EventMember.user_id == User.id)
+        .where(EventMember.event_id == event_id)
+        .order_by(User.username)
+    )
+    return [(user, str(role)) for user, role in rows.all()]

@@ -57,3 +57,12 @@ async def recent_chat(
 ) -> list[dict[str, object]]:
     rows = await chat_repo.recent(session, access.event.id, limit)
     return [chat_message_data(row_dict(r)) for r in rows]
+
+
+@router.get("/{event_id}/members")
+async def members(access: EventMemberDep, session: SessionDep) -> list[dict[str, str]]:
+    """The event's team: who can be given a role on an incident."""
+    return [
+        {"user_id": user.id, "name": user.display_name or user.username, "role": role}
+        for user, role in await repository.members_of(session, access.event.id)
+    ]

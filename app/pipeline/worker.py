@@ -27,8 +27,11 @@ from app.chat import service as chat
 from app.chat.models import ModerationAction
 from app.cues import service as cues
 from app.db import Database
+from app.detectors import signals
 from app.envelope import Envelope, Kind, message_row_id
 from app.events.models import Source, SourceKind
+from app.incidents import service as incidents
+from app.incidents.detection import Detection
 from app.moderation.engine import ChatInput
 from app.moderation.live import EventRules, RuleCache
 from app.pipeline import aggregates, persist
@@ -86,6 +89,7 @@ class PipelineWorker:
         self._rules = RuleCache(db)
         self._duplicates = DuplicateFinder(db)
         self._open_polls = OpenPollCache(db)
+        self.detection = Detection(db, bus)
         self._events: list[str] = []
         self._last_sample_minute: dict[str, int] = {}
 
@@ -145,6 +149,12 @@ class PipelineWorker:
                     await self.tick_polls()
             except Exception:
                 log.exception("poll timer tick failed")
+            try:
+                # Escalations span every event too: one worker applies them.
+                if await self.bus.acquire_lease("incident-escalation", self.consumer, 3_000):
+                    await self.tick_escalations()
+            except Exception:
+                log.exception("incident escalation tick failed")
             for event_id in list(self._events):
                 try:
                     await self.tick_gauges(event_id)
@@ -398,11 +408,13 @@ class PipelineWorker:
             await self.bus.set_viewers(event_id, platform, count)
 
     async def _record_activity(self, event_id: str, rows: list[dict[str, Any]]) -> None:
-        by_minute: dict[int, list[str]] = defaultdict(list)
+        by_minute: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
         for row in rows:
-            by_minute[aggregates.minute_of(row["received_at"].timestamp())].append(row["author_id"])
-        for minute, authors in by_minute.items():
-            await self.bus.record_activity(event_id, minute, len(authors), authors)
+            authors, texts = by_minute[aggregates.minute_of(row["received_at"].timestamp())]
+            authors.append(row["author_id"])
+            texts.append(signals.text_key(row["text"]))
+        for minute, (authors, texts) in by_minute.items():
+            await self.bus.record_activity(event_id, minute, len(authors), authors, texts)
 
     # -- poll timers --
     async def tick_polls(self, now: datetime | None = None) -> None:
@@ -413,6 +425,16 @@ class PipelineWorker:
                 await session.commit()
         for change in closed:
             self._open_polls.forget(change.event_id)
+            await change.publish(self.bus)
+
+    # -- incidents --
+    async def tick_escalations(self, now: datetime | None = None) -> None:
+        """Applies the escalation rules that came due on unacknowledged incidents."""
+        async with self.db.sessions() as session:
+            changes = await incidents.escalate_due(session, now or datetime.now(UTC))
+            if changes:
+                await session.commit()
+        for change in changes:
             await change.publish(self.bus)
 
     async def tick_results(self) -> None:
@@ -439,6 +461,11 @@ class PipelineWorker:
         await self.bus.publish_live(event_id, [delta("gauges", "gauges.update", gauges)])
         # The run-of-show's overruns ride the same lease: flagged once, by one worker.
         await cues.flag_overruns(self.db, self.bus, event_id, datetime.fromtimestamp(now, UTC))
+        # So do the playbook's detectors: one history per event, on one worker.
+        try:
+            await self.detection.tick(event_id, now)
+        except Exception:
+            log.exception("detectors failed for %s", event_id)
 
         minute = aggregates.minute_of(now)
         last = self._last_sample_minute.get(event_id)

@@ -100,7 +100,7 @@ def shown_labels(poll: Poll, labels: list[str]) -> list[str]:
     return [str(n) for n in range(1, RATING_MAX + 1)] if poll.kind == PollKind.rating else labels
 
 
-def _tally(
+def tally(
     poll: Poll,
     labels: list[str],
     rows: list[tuple[str, str, int]],
@@ -153,7 +153,7 @@ async def results(session: AsyncSession, poll: Poll) -> dict[str, Any]:
     """Counts per option, per-platform breakdown, total voters, late votes."""
     labels = (await repository.options(session, [poll.id]))[poll.id]
     ballots, native_counts = await repository.tallies(session, poll.id)
-    return _tally(poll, labels, ballots, native_counts)
+    return tally(poll, labels, ballots, native_counts)
 
 
 async def data(session: AsyncSession, poll: Poll) -> dict[str, Any]:

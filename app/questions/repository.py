@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chat.models import ChatMessage
 from app.questions.models import Question, QuestionState
 
 OPEN_STATES = (QuestionState.pending, QuestionState.approved, QuestionState.on_deck)
@@ -61,3 +63,31 @@ async def search(
     # the limit applies after the test, or a tag could come back with fewer than asked.
     rows = [r for r in (await session.scalars(query)).all() if tag in (r.tags or [])]
     return rows[:limit]
+
+
+async def pending_backlog(session: AsyncSession, event_id: str) -> tuple[int, datetime | None]:
+    """(questions waiting for triage, when the oldest of them arrived)."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(Question.received_at)).where(
+                Question.event_id == event_id,
+                Question.state == QuestionState.pending,
+                NOT_MERGED,
+            )
+        )
+    ).one()
+    return int(row[0] or 0), row[1]
+
+
+async def asked_outside_chat_since(session: AsyncSession, event_id: str, since: datetime) -> int:
+    """Questions received since `since` that did not come as chat lines (Q&A, audience page).
+
+    A question recognised in chat shares its chat line's id; it is counted with the chat.
+    """
+    from_chat = exists().where(ChatMessage.id == Question.id)
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Question)
+        .where(Question.event_id == event_id, Question.received_at >= since, ~from_chat)
+    )
+    return int(count or 0)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 TOPICS = frozenset({"chat", "questions", "polls", "gauges", "incidents", "cues", "sources"})
-DEFAULT_TOPICS = frozenset({"chat", "questions", "polls", "cues", "gauges", "sources"})
+DEFAULT_TOPICS = frozenset({"chat", "questions", "polls", "cues", "gauges", "sources", "incidents"})
 # Gauges are high-rate and only the latest matters: a lagging console gets them coalesced.
 COALESCED_TOPICS = frozenset({"gauges"})
 

@@ -1,5 +1,5 @@
 """What a console needs to render before deltas start: recent chat, open questions, the
-open poll, the run-of-show."""
+open poll, the run-of-show, open incidents."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from app.chat import repository as chat_repo
 from app.chat import service as chat_service
 from app.cues import service as cues
 from app.db import Database
+from app.incidents import service as incidents
 from app.pipeline.deltas import chat_message_data, question_data, row_dict
 from app.polls import service as polls
 from app.questions import repository as questions_repo
@@ -26,6 +27,10 @@ def snapshot_loader(db: Database) -> Any:
             actions = await chat_repo.recent_actions(session, event_id, SNAPSHOT_CHAT)
             live_polls = await polls.live_polls(session, event_id)
             sheet = await cues.sheet_view(session, event_id, datetime.now(UTC))
+            open_incidents = [
+                await incidents.data(session, i)
+                for i in await incidents.open_incidents(session, event_id)
+            ]
         return {
             "chat": [chat_message_data(row_dict(m)) for m in chat],
             "questions": [question_data(row_dict(q)) for q in questions],
@@ -34,6 +39,7 @@ def snapshot_loader(db: Database) -> Any:
             "polls": live_polls,
             # The run-of-show with its live cue, so a console shows the segment at once.
             "cues": sheet,
+            "incidents": open_incidents,
         }
 
     return load

@@ -143,6 +143,20 @@ async def test_activity_counts_and_unique_chatters(stack: Stack) -> None:
     assert await bus.read_viewers("e1") == {"twitch": 12, "youtube": 5}
 
 
+async def test_distinct_texts_per_minute_beside_the_activity(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.record_activity("e1", 100, 4, ["a", "b", "c", "d"], ["spam", "spam", "hi", "spam"])
+    await bus.record_activity("e1", 100, 2, ["e", "f"], ["hi", "bye"])
+    await bus.record_activity("e1", 100, 1, ["g"])  # a caller that passes no texts
+    await bus.record_activity("e1", 101, 1, ["a"], ["spam"])
+    assert await bus.read_distinct_texts("e1", 100) == 3
+    assert await bus.read_distinct_texts("e1", 101) == 1
+    assert await bus.read_distinct_texts("e1", 102) == 0
+    assert await bus.read_distinct_texts("e2", 100) == 0
+    # The activity keeps its meaning.
+    assert await bus.read_activity("e1", 100) == (7, 7)
+
+
 async def test_a_member_marked_again_after_the_read_stays_dirty(stack: Stack) -> None:
     bus = stack.bus
     assert await bus.dirty_marks("polls") == {}

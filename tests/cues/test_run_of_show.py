@@ -74,7 +74,7 @@ async def show(stack: Stack, seeded: Seeded) -> AsyncIterator[Show]:
         await session.commit()
     app = create_app(stack.settings, db=stack.db, bus=stack.bus)
     clock = ManualClock(T0)
-    app.state.cue_clock = clock
+    app.state.clock = clock
     async with app.router.lifespan_context(app):
         made = []
         for user, password in (("host", "host-pass"), ("host2", "host2-pass"), ("mod", "mod-pass")):
@@ -331,11 +331,12 @@ async def test_import_replaces_only_the_pending_cues(show: Show) -> None:
         (
             "application/yaml",
             "cues:\n  - title: A\n    actions:\n      - {type: launch_rocket}\n",
-            3,
+            4,  # the action's own line, not its list's
             "actions.0",
             "launch_rocket",
         ),
         ("application/yaml", "cues:\n  - title: A\n  - [oops\n", 4, "", "YAML"),
+        ("application/yaml", "cues:\n  - title: A\n    title: B\n", 3, "", "duplicate key"),
         (
             "text/csv",
             'title,planned_duration_s,actions\nFine,10,\n"Two\nlines",20,\nBad,30,[{"type": "open_poll"}]\n',

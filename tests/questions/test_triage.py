@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
+import yaml
 from sqlalchemy import func, select, update
 
 from app.audit.models import AuditLog
@@ -22,8 +23,10 @@ from app.chat.models import ChatMessage
 from app.cues.models import Cue
 from app.errors import VersionConflict
 from app.events import service as events
+from app.incidents import service as incidents
 from app.main import create_app
 from app.overlays import service as overlays
+from app.playbooks import service as playbooks
 from app.polls import service as polls
 from app.polls.models import PollKind
 from app.questions import service
@@ -366,6 +369,26 @@ async def test_every_mutating_route_leaves_an_audit_row(
         _, overlay_token = overlays.create_token(session, e, host_user)  # one to revoke
         await session.commit()
     await overlays.store_token(stack.bus, e, overlay_token)
+    async with stack.db.sessions() as session:  # an incident with a step, an ops lead
+        opened = await incidents.open_incident(
+            session,
+            e,
+            actor="test",
+            now=datetime.now(UTC),
+            entry={
+                "slug": "chat-raid",
+                "title": "Chat raid",
+                "category": "chat",
+                "default_severity": "sev3",
+                "steps": [{"text": "Turn on slow mode", "owner_role": "moderator"}],
+            },
+        )
+        assert opened.incident is not None
+        incident_id = opened.incident["id"]
+        step_id = opened.incident["steps"][0]["id"]
+        lead_user = await auth.create_user(session, "lead", "lead-pass", Role.ops_lead)
+        await events.add_member(session, seeded.event, lead_user.id, Role.ops_lead.value)
+        await session.commit()
     async with stack.db.sessions() as session:  # two cues on the run-of-show
         cue_ids = []
         for i, title in enumerate(("Opening", "Spare")):
@@ -488,6 +511,44 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ),
         ("POST", "/api/events/{event_id}/overlays"): (f"/api/events/{e}/overlays", None),
         ("POST", "/api/events/{event_id}/audience"): (f"/api/events/{e}/audience", None),
+        ("POST", "/api/events/{event_id}/incidents"): (
+            f"/api/events/{e}/incidents",
+            {"title": "Slides frozen", "category": "stream", "severity": "sev3"},
+        ),
+        ("POST", "/api/events/{event_id}/incidents/{incident_id}/notes"): (
+            f"/api/events/{e}/incidents/{incident_id}/notes",
+            {"text": "looking"},
+        ),
+        ("POST", "/api/events/{event_id}/incidents/{incident_id}/steps"): (
+            f"/api/events/{e}/incidents/{incident_id}/steps",
+            {"text": "Ban the raiders"},
+        ),
+        ("PATCH", "/api/events/{event_id}/incidents/{incident_id}/steps/{step_id}"): (
+            f"/api/events/{e}/incidents/{incident_id}/steps/{step_id}",
+            {"state": "done"},
+        ),
+        ("POST", "/api/events/{event_id}/incidents/{incident_id}/roles"): (
+            f"/api/events/{e}/incidents/{incident_id}/roles",
+            {"role": "lead", "user_id": seeded.member.id},
+        ),
+        ("PATCH", "/api/events/{event_id}/incidents/{incident_id}"): (
+            f"/api/events/{e}/incidents/{incident_id}",
+            {"version": 5, "severity": "sev2"},
+        ),
+        ("POST", "/api/events/{event_id}/incidents/{incident_id}/match"): (
+            f"/api/events/{e}/incidents/{incident_id}/match",
+            {"version": 6, "entry_slug": "platform-outage"},
+        ),
+        ("POST", "/api/events/{event_id}/incidents/{incident_id}/transition"): (
+            f"/api/events/{e}/incidents/{incident_id}/transition",
+            {"to": "acknowledged", "version": 7},
+        ),
+        ("POST", "/api/events/{event_id}/drills"): (
+            f"/api/events/{e}/drills",
+            {"scenario": "spam_raid", "speed": 20},
+        ),
+        ("DELETE", "/api/events/{event_id}/drills"): (f"/api/events/{e}/drills", None),
+        ("POST", "/api/events/{event_id}/preflight"): (f"/api/events/{e}/preflight", {}),
         ("POST", "/api/events/{event_id}/audience/rotate"): (
             f"/api/events/{e}/audience/rotate",
             None,
@@ -495,6 +556,11 @@ async def test_every_mutating_route_leaves_an_audit_row(
         ("DELETE", "/api/events/{event_id}/overlays/{token_id}"): (
             f"/api/events/{e}/overlays/{overlay_token['id']}",
             None,
+        ),
+        # Organisation-wide: audited with no event, so it is not in this event's log.
+        ("POST", "/api/playbook/import"): (
+            "/api/playbook/import",
+            yaml.safe_load(playbooks.default_text()),
         ),
     }
     async with stack.db.sessions() as session:  # two messages held for review
@@ -526,10 +592,14 @@ async def test_every_mutating_route_leaves_an_audit_row(
     await admin.post("/api/auth/login", json={"username": "admin", "password": "admin-pass"})
     host = httpx.AsyncClient(transport=mod._transport, base_url="http://t")  # type: ignore[attr-defined]
     await host.post("/api/auth/login", json={"username": "host", "password": "host-pass"})
+    lead = httpx.AsyncClient(transport=mod._transport, base_url="http://t")  # type: ignore[attr-defined]
+    await lead.post("/api/auth/login", json={"username": "lead", "password": "lead-pass"})
     for (method, template), (path, body) in calls.items():
-        client = admin if template == "/api/events" or "/sources" in template else mod
+        admin_only = template == "/api/events" or "/sources" in template or "/playbook" in template
+        client = admin if admin_only else mod
         on_air = ("/polls", "/cues", "/overlays", "/audience")
         client = host if any(p in template for p in on_air) else client
+        client = lead if "/drills" in template or "/preflight" in template else client
         async with stack.db.sessions() as session:
             before = await session.scalar(select(func.max(AuditLog.id))) or 0
         resp = await client.request(method, path, json=body)

@@ -75,7 +75,7 @@ describe('subscribe', () => {
   it('sends subscribe with since=null first, then since=lastSeqTo on reconnect', () => {
     const { client, ws } = connected(10);
     expect(ws.sentJson()).toEqual([
-      { type: 'subscribe', topics: ['chat', 'questions', 'polls', 'cues', 'gauges', 'sources'], since: null },
+      { type: 'subscribe', topics: ['chat', 'questions', 'polls', 'cues', 'gauges', 'sources', 'incidents'], since: null },
     ]);
     ws.receive(batch(11, 15, [chatDelta(12)]));
     expect(client.lastSeqTo).toBe(15);

@@ -7,8 +7,11 @@ import type {
   Cue,
   CueLive,
   Delta,
+  DetectorSignal,
   Gauges,
   HelloMsg,
+  Incident,
+  IncidentNotify,
   ModerationResult,
   ModerationStatus,
   Poll,
@@ -16,9 +19,11 @@ import type {
   ServerMsg,
   Snapshot,
   SubscribeMsg,
+  TimelineEntry,
   Topic,
 } from './types';
 import { applyCue, applyCueLive, applyPoll, applyPollResults } from './host';
+import { applyIncident, applySignal, applyTimeline, isOpen } from './incidents';
 import { applySourceDelta, mergeSource, newBook, noteMessage, type SourceView } from './sources';
 
 /**
@@ -74,9 +79,11 @@ export interface LiveOptions {
   onUnauthorized?: () => void;
   /** close codes 4403 / 4404: not allowed / no such event; reconnecting stops */
   onFatal?: (err: LiveError) => void;
+  /** incident.notify: an escalation for the consoles of `role` (the page decides whose) */
+  onIncidentNotify?: (n: IncidentNotify) => void;
 }
 
-export const DEFAULT_TOPICS: Topic[] = ['chat', 'questions', 'polls', 'cues', 'gauges', 'sources'];
+export const DEFAULT_TOPICS: Topic[] = ['chat', 'questions', 'polls', 'cues', 'gauges', 'sources', 'incidents'];
 
 const FATAL_MESSAGES: Record<number, string> = {
   4401: 'Your session has ended. Please sign in again.',
@@ -260,6 +267,15 @@ export class LiveClient {
   liveCueId: string | null | undefined = undefined;
   /** polls by id: REST answers (mergePolls), the snapshot's open poll, `polls` deltas */
   polls = new Map<string, Poll>();
+  /**
+   * incidents by id: the snapshot's open ones, `incident.updated` deltas, REST answers
+   * (mergeIncidents). Resolved ones seen this session stay (they are closed from here).
+   */
+  incidents = new Map<string, Incident>();
+  /** timeline entries per incident id, in id order: GET /incidents/{iid} and deltas */
+  incidentTimelines = new Map<string, TimelineEntry[]>();
+  /** detector signals that did not open an incident: GET /signals and `signal.detected` */
+  signals = new Map<string, DetectorSignal>();
   /** server clock − local clock, ms (estimated from hello/ping server_time) */
   clockOffsetMs = 0;
   error: LiveError | null = null;
@@ -270,9 +286,9 @@ export class LiveClient {
 
   // ---- private --------------------------------------------------------------
   private readonly opts: Required<
-    Omit<LiveOptions, 'onUnauthorized' | 'onFatal'>
+    Omit<LiveOptions, 'onUnauthorized' | 'onFatal' | 'onIncidentNotify'>
   > &
-    Pick<LiveOptions, 'onUnauthorized' | 'onFatal'>;
+    Pick<LiveOptions, 'onUnauthorized' | 'onFatal' | 'onIncidentNotify'>;
   private ws: SocketLike | null = null;
   private chatIds = new Set<string>();
   private attempt = 0;
@@ -420,6 +436,30 @@ export class LiveClient {
   mergePolls(polls: Iterable<Poll | null | undefined>): number {
     let n = 0;
     for (const p of polls) if (applyPoll(this.polls, p)) n++;
+    if (n > 0) this.emit();
+    return n;
+  }
+
+  /** Merge incidents from REST answers (the list, a write, a 409's `current`). */
+  mergeIncidents(list: Iterable<Incident | null | undefined>): number {
+    let n = 0;
+    for (const i of list) if (applyIncident(this.incidents, i)) n++;
+    if (n > 0) this.emit();
+    return n;
+  }
+
+  /** Merge timeline entries (GET /incidents/{iid}); known ids are skipped. */
+  mergeTimeline(entries: Iterable<TimelineEntry | null | undefined>): number {
+    let n = 0;
+    for (const t of entries) if (applyTimeline(this.incidentTimelines, t)) n++;
+    if (n > 0) this.emit();
+    return n;
+  }
+
+  /** Merge detector signals (GET /signals). */
+  mergeSignals(list: Iterable<DetectorSignal | null | undefined>): number {
+    let n = 0;
+    for (const s of list) if (applySignal(this.signals, s)) n++;
     if (n > 0) this.emit();
     return n;
   }
@@ -638,6 +678,24 @@ export class LiveClient {
         break;
       case 'cue.action':
         break; // shown by the overlays; the host view reads actions_fired on the cue
+      case 'incident.updated':
+        applyIncident(this.incidents, d.data);
+        break;
+      case 'incident.timeline':
+        applyTimeline(this.incidentTimelines, d.data);
+        break;
+      case 'signal.detected':
+        applySignal(this.signals, d.data);
+        break;
+      case 'incident.notify':
+        if (d.data && typeof d.data === 'object') {
+          try {
+            this.opts.onIncidentNotify?.(d.data);
+          } catch {
+            /* a page's handler must not stop the batch */
+          }
+        }
+        break;
       default:
         // source.updated, source.health (topic `sources`)
         applySourceDelta(this.sources, d as unknown as { type: string; data: unknown });
@@ -667,6 +725,13 @@ export class LiveClient {
     if (s.cues) {
       for (const c of s.cues.cues ?? []) applyCue(this.cues, c);
       this.liveCueId = s.cues.live_cue_id ?? null;
+    }
+    // The snapshot lists every open incident: one we hold as open that it lacks has
+    // moved on meanwhile (resolved, cancelled; the Ops view re-fetches them all).
+    if (s.incidents) {
+      const open = new Set(s.incidents.map((i) => i?.id));
+      for (const [id, i] of [...this.incidents]) if (isOpen(i.state) && !open.has(id)) this.incidents.delete(id);
+      for (const i of s.incidents) applyIncident(this.incidents, i);
     }
   }
 

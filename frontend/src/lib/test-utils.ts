@@ -3,7 +3,19 @@
 
 import { vi } from 'vitest';
 
-import type { ChatMessage, Cue, Gauges, ModerationResult, Poll, PollResults, Question } from './types';
+import type {
+  ChatMessage,
+  Cue,
+  DetectorSignal,
+  Gauges,
+  Incident,
+  IncidentStep,
+  ModerationResult,
+  Poll,
+  PollResults,
+  Question,
+  TimelineEntry,
+} from './types';
 import type { SocketLike } from './live';
 
 export class FakeSocket implements SocketLike {
@@ -233,4 +245,90 @@ export function fakeFetch(opts: { parseJson?: boolean } = {}): { calls: FetchCal
     return next();
   });
   return { calls, answers };
+}
+
+export function incidentStep(over: Partial<IncidentStep> = {}): IncidentStep {
+  return {
+    id: 's1',
+    position: 0,
+    text: 'Check the encoder',
+    owner_role: 'ops_lead',
+    kind: 'manual',
+    action: null,
+    from_playbook: true,
+    state: 'todo',
+    reason: null,
+    done_by: null,
+    done_at: null,
+    version: 1,
+    ...over,
+  };
+}
+
+export function incident(over: Partial<Incident> = {}): Incident {
+  return {
+    id: 'i1',
+    event_id: 'e1',
+    number: 1,
+    title: 'Stream down',
+    category: 'stream',
+    severity: 'sev2',
+    state: 'triage',
+    entry_slug: 'stream-down',
+    playbook_version: 1,
+    suggested_slug: null,
+    match_confirmed: true,
+    signal: null,
+    scope: null,
+    explanation: '',
+    detection: {},
+    drill: false,
+    plan: { escalation: [{ after_s: 120, notify_role: 'host' }], targets: {}, templates: {} },
+    escalations_done: 0,
+    next_escalation_at: '2030-01-01T10:02:00Z',
+    impact_started_at: null,
+    detected_at: '2030-01-01T10:00:00Z',
+    declared_at: '2030-01-01T10:00:00Z',
+    acknowledged_at: null,
+    mitigated_at: null,
+    resolved_at: null,
+    closed_at: null,
+    version: 1,
+    created_by: 'user:lead',
+    created_at: '2030-01-01T10:00:00Z',
+    updated_at: '2030-01-01T10:00:00Z',
+    steps: [incidentStep()],
+    roles: [],
+    ...over,
+  };
+}
+
+export function timelineEntry(over: Partial<TimelineEntry> = {}): TimelineEntry {
+  return {
+    id: 1,
+    incident_id: 'i1',
+    at: '2030-01-01T10:00:00Z',
+    actor: 'user:lead',
+    kind: 'opened',
+    text: '#1 opened: Stream down (sev2)',
+    data: {},
+    ...over,
+  };
+}
+
+export function detectorSignal(over: Partial<DetectorSignal> = {}): DetectorSignal {
+  return {
+    id: 'sig1',
+    at: '2030-01-01T10:00:00Z',
+    signal: 'engagement_drop',
+    scope: 'total',
+    entry_slug: 'engagement-drop',
+    mode: 'suggest',
+    outcome: 'suggested',
+    explanation: 'chat per 100 viewers fell to 0.4 per minute (floor 1.0)',
+    data: {},
+    incident_id: null,
+    drill: false,
+    ...over,
+  };
 }

@@ -186,7 +186,7 @@ export interface ApiErrorBody {
 
 // ---- WebSocket -------------------------------------------------------------
 
-export type Topic = 'chat' | 'questions' | 'polls' | 'cues' | 'gauges' | 'sources';
+export type Topic = 'chat' | 'questions' | 'polls' | 'cues' | 'gauges' | 'sources' | 'incidents';
 
 export interface SubscribeMsg {
   type: 'subscribe';
@@ -204,6 +204,8 @@ export interface Snapshot {
   polls?: Poll[];
   /** the run-of-show and its live cue */
   cues?: CueSheet;
+  /** the open incidents (triage … monitoring) */
+  incidents?: Incident[];
 }
 
 export interface HelloMsg {
@@ -228,7 +230,11 @@ export type Delta =
   | { seq: number; topic: 'cues'; type: 'cue.live'; at: string; data: CueLive }
   | { seq: number; topic: 'cues'; type: 'cue.deleted'; at: string; data: { id: string } }
   | { seq: number; topic: 'polls'; type: 'poll.deleted'; at: string; data: { id: string } }
-  | { seq: number; topic: 'cues'; type: 'cue.action'; at: string; data: { cue_id: string; action: CueAction } };
+  | { seq: number; topic: 'cues'; type: 'cue.action'; at: string; data: { cue_id: string; action: CueAction } }
+  | { seq: number; topic: 'incidents'; type: 'incident.updated'; at: string; data: Incident }
+  | { seq: number; topic: 'incidents'; type: 'incident.timeline'; at: string; data: TimelineEntry }
+  | { seq: number; topic: 'incidents'; type: 'incident.notify'; at: string; data: IncidentNotify }
+  | { seq: number; topic: 'incidents'; type: 'signal.detected'; at: string; data: DetectorSignal };
 
 export interface BatchMsg {
   type: 'batch';
@@ -383,4 +389,180 @@ export interface PollEdit {
   options?: string[];
   duration_s?: number | null;
   cue_id?: string | null;
+}
+
+// ---- incidents and the playbook (docs/PROTOCOL.md "Incidents", app/playbooks) -----------
+
+export type Severity = 'sev1' | 'sev2' | 'sev3' | 'sev4';
+export type IncidentState =
+  | 'triage'
+  | 'acknowledged'
+  | 'mitigating'
+  | 'monitoring'
+  | 'resolved'
+  | 'closed'
+  | 'cancelled';
+export type StepState = 'todo' | 'in_progress' | 'done' | 'skipped';
+
+export interface IncidentStep {
+  id: string;
+  position: number;
+  text: string;
+  owner_role: string;
+  /** manual | automatic */
+  kind: string;
+  action: Record<string, unknown> | null;
+  /** false: added ad hoc */
+  from_playbook: boolean;
+  state: StepState;
+  /** why it was skipped */
+  reason: string | null;
+  done_by: string | null;
+  done_at: string | null;
+  version: number;
+}
+
+export interface EscalationRule {
+  after_s: number;
+  notify_role?: string | null;
+  raise_severity_to?: Severity | null;
+}
+
+export interface Incident {
+  id: string;
+  event_id: string;
+  /** 1, 2, … per event */
+  number: number;
+  title: string;
+  category: string;
+  severity: Severity;
+  state: IncidentState;
+  entry_slug: string | null;
+  playbook_version: number | null;
+  /** a detector's entry, for a person to confirm or correct */
+  suggested_slug: string | null;
+  match_confirmed: boolean;
+  signal: string | null;
+  scope: string | null;
+  /** the detector's decision in a sentence ("" when a person opened it) */
+  explanation: string;
+  detection: Record<string, unknown>;
+  drill: boolean;
+  plan: {
+    escalation?: EscalationRule[];
+    targets?: Record<string, number>;
+    templates?: Record<string, string>;
+  };
+  escalations_done: number;
+  /** while in triage: when the next escalation rule applies (null: none left) */
+  next_escalation_at: string | null;
+  impact_started_at: string | null;
+  detected_at: string | null;
+  declared_at: string | null;
+  acknowledged_at: string | null;
+  mitigated_at: string | null;
+  resolved_at: string | null;
+  closed_at: string | null;
+  version: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  steps: IncidentStep[];
+  /** who holds which role now (lead, comms, …) */
+  roles: { role: string; user_id: string; user_name: string }[];
+}
+
+export type TimelineKind = 'opened' | 'state' | 'note' | 'step' | 'role' | 'severity' | 'match' | 'escalation';
+
+/** Append-only; ids grow with time. */
+export interface TimelineEntry {
+  id: number;
+  incident_id: string;
+  at: string;
+  /** user:<name>, detector:<signal>, system */
+  actor: string;
+  kind: TimelineKind | string;
+  text: string;
+  data: Record<string, unknown>;
+}
+
+/** GET /api/events/{id}/incidents/{iid} */
+export interface IncidentWithTimeline extends Incident {
+  timeline: TimelineEntry[];
+}
+
+/** incident.notify: an escalation for the consoles of `role` */
+export interface IncidentNotify {
+  incident_id: string;
+  number: number;
+  title: string;
+  role: string;
+  severity: Severity;
+  text: string;
+}
+
+/** A detector's decision that did not open an incident (signal.detected, GET /signals). */
+export interface DetectorSignal {
+  id: string;
+  at: string;
+  signal: string;
+  scope: string;
+  entry_slug: string | null;
+  /** suggest | monitor | open_incident */
+  mode: string;
+  /** suggested | monitored | deduplicated */
+  outcome: string;
+  explanation: string;
+  data: Record<string, unknown>;
+  /** the open incident that already covers it (deduplicated) */
+  incident_id: string | null;
+  drill: boolean;
+}
+
+/** POST /api/events/{id}/incidents */
+export interface IncidentOpen {
+  entry_slug?: string;
+  title?: string;
+  category?: string;
+  severity?: Severity;
+  impact_started_at?: string;
+  drill?: boolean;
+  note?: string;
+}
+
+export interface PlaybookStep {
+  text: string;
+  owner_role: string;
+  kind?: string;
+  action?: Record<string, unknown> | null;
+}
+
+export interface PlaybookEntry {
+  id?: string;
+  position?: number;
+  slug: string;
+  title: string;
+  category: string;
+  default_severity: Severity;
+  owner_role: string;
+  detection: Record<string, unknown>[];
+  steps: PlaybookStep[];
+  escalation: EscalationRule[];
+  targets: Record<string, number>;
+  templates: Record<string, string>;
+}
+
+/** GET /api/playbook: the active version */
+export interface Playbook {
+  id?: string;
+  version: number;
+  name: string;
+  active?: boolean;
+  created_at?: string;
+  entries: PlaybookEntry[];
+}
+
+/** GET /api/events/{id}/incidents/metrics (its shape beyond these is not used by the console) */
+export interface IncidentMetrics {
+  [k: string]: unknown;
 }

@@ -1,0 +1,1 @@
+"""The contingency playbook: what can go wrong, how to spot it, who does what."""
