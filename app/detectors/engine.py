@@ -172,11 +172,15 @@ class Decision:
         return self.signal, self.scope
 
 
+RATE_SETTLE_S = 60.0  # a per-minute rate is whole once a minute has been watched
+
+
 @dataclass
 class _History:
     samples: deque[EventSignals] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     retention_s: float = DEFAULT_RETENTION_S
     fired_at: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    watching_since: float | None = None
 
 
 class DetectorEngine:
@@ -194,6 +198,8 @@ class DetectorEngine:
         if samples and signals.now == samples[-1].now:
             samples.pop()
         samples.append(signals)
+        if history.watching_since is None:
+            history.watching_since = signals.now
         self._trim(history, signals.now)
 
     def samples(self, event_id: str) -> Sequence[EventSignals]:
@@ -267,10 +273,16 @@ class DetectorEngine:
         samples = [s for s in history.samples if s.now <= now]
         if not samples:
             return
+        # A trailing-minute rate from the first minute of watching undercounts (the chat
+        # just began, or the counters started mid-minute): a raid baseline made of it
+        # would be low and turn ordinary chat into a "raid". Rates judge settled samples.
+        settled_at = (history.watching_since or 0.0) + RATE_SETTLE_S
+        settled = [s for s in samples if s.now >= settled_at] or samples[-1:]
         for rule in rules:
             if rule.mode == Mode.off:
                 continue
-            yield from _CHECKS[Signal(rule.signal)](rule, samples, now)
+            judged = settled if rule.signal == Signal.chat_raid else samples
+            yield from _CHECKS[Signal(rule.signal)](rule, judged, now)
 
 
 def _member(enum: type[StrEnum], value: str, what: str) -> Any:

@@ -22,6 +22,7 @@ from app.bus import Bus
 from app.connectors.scenario import load_scenario
 from app.errors import AppError, Conflict
 from app.events.models import Event, Source
+from app.pipeline.deltas import delta
 
 SCENARIOS = {"stream_drop": "drill-stream-drop", "spam_raid": "drill-spam-raid"}
 AFTER_S = 120  # a drill stays "on" this long after its scenario ends: the team finishes
@@ -83,6 +84,7 @@ async def start(
         "source_id": source.id,
         "started_at": now.isoformat(),
         "until": (now + timedelta(seconds=length_s + AFTER_S)).isoformat(),
+        "speed": speed,
         "by": actor.username,
     }
     audit.record(
@@ -101,6 +103,7 @@ async def announce(bus: Bus, event_id: str, drill: dict[str, Any]) -> None:
     """After the commit: marks the event as drilling (incidents opened now are drills)."""
     await bus.mark_event_active(event_id)
     await bus.save_cursor(_key(event_id), orjson.dumps(drill).decode())
+    await bus.publish_live(event_id, [delta("incidents", "drill.started", drill)], urgent=True)
 
 
 async def stop(
@@ -131,3 +134,4 @@ async def stop(
 async def finish(bus: Bus, event_id: str) -> None:
     """After the commit of `stop`: the event is no longer drilling."""
     await bus.save_cursor(_key(event_id), orjson.dumps({"until": None}).decode())
+    await bus.publish_live(event_id, [delta("incidents", "drill.stopped", {})], urgent=True)

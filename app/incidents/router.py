@@ -19,6 +19,7 @@ from app.bus import Bus
 from app.connectors.clock import Clock
 from app.deps import BusDep, ClockDep, EventAccess, EventMemberDep, SessionDep
 from app.errors import NotFound
+from app.events import repository as events_repo
 from app.incidents import metrics, playbook_link, service
 from app.incidents.models import DetectorSignal, Incident, IncidentState
 from app.incidents.schemas import (
@@ -204,8 +205,11 @@ async def assign_role(
     async def work(now: datetime) -> service.Change:
         incident = await w.incident(incident_id)
         user = await w.session.get(User, body.user_id)
-        if user is None:
-            raise NotFound(f"no user {body.user_id}")
+        members = {u.id for u, _ in await events_repo.members_of(w.session, w.access.event.id)}
+        if user is None or (user.id not in members and user.role != Role.admin):
+            raise NotFound(
+                f"no user {body.user_id} on this event's team (GET /api/events/{{id}}/members)"
+            )
         return await service.assign_role(w.session, incident, body.role, user, w.access.user, now)
 
     return await w.run(work)

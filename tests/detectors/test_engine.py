@@ -222,14 +222,27 @@ def test_a_busy_chat_of_different_lines_is_no_raid() -> None:
     assert "4.9 times its baseline" in quiet(engine, RAID, 361).explanation
 
 
+def test_the_first_minute_of_watching_is_no_baseline() -> None:
+    """Chat that starts with the event ramps its trailing-minute rate up from 0: that
+    ramp is not the chat's normal, and ordinary chat after it is no raid."""
+    rule = Rule("chat-raid", "chat_raid", {"rate_factor": 5, "duplicate_ratio": 0.6})
+    engine = DetectorEngine()
+    feed(engine, range(0, 95), lambda t: chat(t, min(200, 2 * t), 0.9))
+    assert "no baseline yet" in quiet(engine, rule, 94).explanation
+    feed(engine, range(95, 200), lambda t: chat(t, 200, 0.9))
+    feed(engine, range(200, 230), lambda t: chat(t, 1200, 0.9))
+    assert only(engine.evaluate([rule], 229)).data["baseline_per_min"] == 200
+
+
 def test_no_baseline_no_raid() -> None:
     engine = DetectorEngine()
-    # The worker started 200 s ago: 140 s of history before the last minute, not 150.
+    # The worker started 140 s ago, so its first minute's undercounted rates are left
+    # out: 80 s of usable history before the last minute, not 150.
     feed(engine, range(160, 301), lambda t: chat(t, 40, 0.1))
     feed(engine, range(301, 361), lambda t: chat(t, 2000, 0.95))
     assert "no baseline yet" in quiet(engine, RAID, 360).explanation
     engine = DetectorEngine()
-    feed(engine, range(150, 301), lambda t: chat(t, 40, 0.1))
+    feed(engine, range(90, 301), lambda t: chat(t, 40, 0.1))
     feed(engine, range(301, 361), lambda t: chat(t, 2000, 0.95))
     assert only(engine.evaluate([RAID], 360)).data["baseline_per_min"] == 40
 
@@ -247,9 +260,9 @@ def test_a_quiet_chat_has_a_floor_under_its_baseline() -> None:
 def test_a_raid_rule_without_a_duplicate_ratio_judges_the_rate_alone() -> None:
     rule = Rule("chat-surge", "chat_raid", {"rate_factor": 5, "duplicate_ratio": None})
     engine = DetectorEngine()
-    feed(engine, range(61), lambda t: chat(t, 40, 0.0))
-    feed(engine, range(61, 121), lambda t: chat(t, 200, 0.0))
-    assert only(engine.evaluate([rule], 120)).explanation.endswith("the rule fires at 5 times")
+    feed(engine, range(121), lambda t: chat(t, 40, 0.0))
+    feed(engine, range(121, 181), lambda t: chat(t, 200, 0.0))
+    assert only(engine.evaluate([rule], 180)).explanation.endswith("the rule fires at 5 times")
 
 
 # -- ingest_lag --

@@ -5,6 +5,7 @@
 import { request, write } from './api';
 import type {
   DetectorSignal,
+  EventMember,
   Incident,
   IncidentMetrics,
   IncidentOpen,
@@ -58,6 +59,8 @@ export const incidentsApi = {
   /** what detectors said that did not open an incident, newest first */
   signals: async (eventId: string, limit = 50) =>
     (await request<DetectorSignal[]>('GET', `${ev(eventId)}/signals?limit=${limit}`)) ?? [],
+  /** the event's team (GET /api/events/{id}/members): who can be given a role on an incident */
+  members: async (eventId: string) => (await request<EventMember[]>('GET', `${ev(eventId)}/members`)) ?? [],
   /** the active playbook with its entries */
   playbook: () => request<Playbook>('GET', '/api/playbook'),
 };

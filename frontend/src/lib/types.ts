@@ -566,3 +566,45 @@ export interface Playbook {
 export interface IncidentMetrics {
   [k: string]: unknown;
 }
+
+/** GET /api/events/{id}/members: who can be given a role on an incident */
+export interface EventMember {
+  user_id: string;
+  name: string;
+  /** their role on the event (admin, ops_lead, moderator, host, viewer) */
+  role: string;
+}
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
+
+/** One line of the preflight checklist (app/drills/preflight.py Check). */
+export interface PreflightCheck {
+  /** source, test message, poll dry run, clock skew */
+  name: string;
+  /** what it checked: a source's or a poll's name, "database", a platform ("" for none) */
+  target: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+/** POST /api/events/{id}/preflight */
+export interface PreflightResult {
+  /** no check failed (warnings and skips pass) */
+  passed: boolean;
+  at: string;
+  checks: PreflightCheck[];
+}
+
+export type DrillScenario = 'stream_drop' | 'spam_raid';
+
+/** GET /api/events/{id}/drills: the drill running now (null: none) */
+export interface Drill {
+  scenario: DrillScenario | string;
+  /** the rehearsal source the drill added */
+  source_id: string;
+  started_at: string;
+  /** the scenario's end plus the time the team has to finish */
+  until: string;
+  /** who started it (a username) */
+  by: string;
+}
