@@ -311,3 +311,40 @@ def test_lifecycle_table_is_closed_under_its_states() -> None:
         assert state not in targets
         assert targets <= set(IncidentState)
     assert lifecycle.ALLOWED[S.closed] == frozenset() == lifecycle.ALLOWED[S.cancelled]
+
+
+def _path_to(state: IncidentState) -> list[IncidentState]:
+    """The shortest allowed path from triage to `state` (triage itself: none)."""
+    paths: dict[IncidentState, list[IncidentState]] = {S.triage: []}
+    frontier = [S.triage]
+    while frontier:
+        here = frontier.pop(0)
+        for there in sorted(lifecycle.ALLOWED[here]):
+            if there not in paths:
+                paths[there] = [*paths[here], there]
+                frontier.append(there)
+    return paths[state]
+
+
+@pytest.mark.parametrize(
+    ("frm", "to"),
+    [(f, t) for f, targets in lifecycle.ALLOWED.items() for t in sorted(targets)],
+    ids=lambda s: str(s),
+)
+async def test_every_allowed_move_stamps_what_it_reaches_and_nothing_else(
+    stack: Stack, seeded: Seeded, frm: IncidentState, to: IncidentState
+) -> None:
+    iid = await open_one(stack, seeded, entry=ENTRY)
+    reason = {"reason": "false alarm"}
+    for n, step in enumerate(_path_to(frm), start=1):
+        await move(stack, seeded, iid, step, T0 + timedelta(seconds=n), **(
+            reason if step == S.cancelled else {}))  # fmt: skip
+    before = stamped(await load(stack, iid))
+    at = T0 + timedelta(seconds=100)
+    after = await move(stack, seeded, iid, to, at, **(reason if to == S.cancelled else {}))
+    assert after.state == to
+    now = stamped(await load(stack, iid))
+    newly = {m for m in MILESTONES if before[m] is None and now[m] is not None}
+    expected = {m for m in lifecycle.stamps(to) if before[m] is None}
+    assert newly == expected and all(now[m] == at for m in newly)
+    assert all(now[m] == before[m] for m in MILESTONES if before[m] is not None), "kept"
