@@ -50,6 +50,13 @@ describe('LiveClient: polls', () => {
     expect(client.polls.get('p1')?.results?.total_voters).toBe(3);
   });
 
+  it('counts drills started or stopped elsewhere', () => {
+    const { client, ws } = connected();
+    ws.receive(batch(11, [d(11, 'incidents', 'drill.started', { scenario: 'spam_raid' })]));
+    ws.receive(batch(12, [d(12, 'incidents', 'drill.stopped', {})]));
+    expect(client.drillChanges).toBe(2);
+  });
+
   it('drops a deleted draft', () => {
     const { client, ws } = connected();
     client.mergePolls([poll({ id: 'd1' }), poll({ id: 'd2' })]);

@@ -256,6 +256,8 @@ export class LiveClient {
   questions = new Map<string, Question>();
   /** incremented whenever a snapshot replaced the questions (time to re-fetch closed ones) */
   snapshots = 0;
+  /** drill.started / drill.stopped deltas seen: another console began or ended a drill */
+  drillChanges = 0;
   gauges: Gauges | null = null;
   /** this session's gauges, oldest first, last gaugeHistoryMs of server time */
   gaugeHistory: GaugeSample[] = [];
@@ -660,6 +662,10 @@ export class LiveClient {
         break;
       case 'poll.results':
         applyPollResults(this.polls, d.data);
+        break;
+      case 'drill.started':
+      case 'drill.stopped':
+        this.drillChanges += 1; // the drill panel reads the drill again
         break;
       case 'poll.deleted':
         if (d.data && typeof d.data.id === 'string') this.polls.delete(d.data.id);

@@ -230,6 +230,7 @@ export type Delta =
   | { seq: number; topic: 'cues'; type: 'cue.live'; at: string; data: CueLive }
   | { seq: number; topic: 'cues'; type: 'cue.deleted'; at: string; data: { id: string } }
   | { seq: number; topic: 'polls'; type: 'poll.deleted'; at: string; data: { id: string } }
+  | { seq: number; topic: 'incidents'; type: 'drill.started' | 'drill.stopped'; at: string; data: unknown }
   | { seq: number; topic: 'cues'; type: 'cue.action'; at: string; data: { cue_id: string; action: CueAction } }
   | { seq: number; topic: 'incidents'; type: 'incident.updated'; at: string; data: Incident }
   | { seq: number; topic: 'incidents'; type: 'incident.timeline'; at: string; data: TimelineEntry }
