@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ALLOWED,
+  overdue,
   ageText,
   applyIncident,
   applyTimeline,
@@ -231,5 +232,28 @@ describe('reducers', () => {
       slug: null,
       title: 'ingest lag (platform:twitch)',
     });
+  });
+});
+
+describe('playbook targets', () => {
+  const base = {
+    state: 'triage' as const,
+    plan: { targets: { acknowledge_s: 60, mitigate_s: 300 } },
+    detected_at: '2030-01-01T10:00:00Z',
+    declared_at: '2030-01-01T10:00:00Z',
+    created_at: '2030-01-01T10:00:00Z',
+    acknowledged_at: null,
+    mitigated_at: null,
+  };
+  const at = (s: number) => Date.parse('2030-01-01T10:00:00Z') + s * 1000;
+
+  it('says which target was missed, and nothing before it or once met', () => {
+    expect(overdue(base, at(59))).toBeNull();
+    expect(overdue(base, at(61))).toBe('not acknowledged within 60 s');
+    const acked = { ...base, state: 'mitigating' as const, acknowledged_at: '2030-01-01T10:00:30Z' };
+    expect(overdue(acked, at(200))).toBeNull();
+    expect(overdue(acked, at(301))).toBe('not mitigated within 300 s');
+    expect(overdue({ ...acked, state: 'resolved' as const }, at(999))).toBeNull();
+    expect(overdue({ ...base, plan: {} }, at(999))).toBeNull();
   });
 });

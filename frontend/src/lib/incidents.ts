@@ -97,6 +97,24 @@ export function startedAt(i: Pick<Incident, 'detected_at' | 'declared_at' | 'cre
   return NaN;
 }
 
+/**
+ * The playbook target this incident has missed, if any: acknowledged within
+ * `acknowledge_s` of detection, mitigated (monitoring or later) within `mitigate_s`.
+ */
+export function overdue(
+  i: Pick<Incident, 'state' | 'plan' | 'detected_at' | 'declared_at' | 'created_at' | 'acknowledged_at' | 'mitigated_at'>,
+  nowMs: number,
+): string | null {
+  const targets = i.plan?.targets ?? {};
+  const since = startedAt(i);
+  if (!isOpen(i.state) || !Number.isFinite(since)) return null;
+  const late = (target: number | undefined, done: string | null | undefined) =>
+    target !== undefined && !done && nowMs - since > target * 1000;
+  if (late(targets.acknowledge_s, i.acknowledged_at)) return `not acknowledged within ${targets.acknowledge_s} s`;
+  if (late(targets.mitigate_s, i.mitigated_at)) return `not mitigated within ${targets.mitigate_s} s`;
+  return null;
+}
+
 /** Open incidents, worst severity first, then the oldest first (then by number). */
 export function rankOpen(incidents: Iterable<Incident>): Incident[] {
   const out: Incident[] = [];
