@@ -398,8 +398,11 @@ async def open_incident(
             drill=drill,
         )
     ]
-    lines, commands = await automatic.run(session, incident, steps, now)
-    entries += [_append(session, incident, automatic.ACTOR, k, t, now) for k, t in lines]
+    # A detector's incident waits for a person: its automatic steps (posting in the
+    # audience's chats) run when someone acknowledges or confirms it, not on a guess.
+    commands: list[tuple[str, bytes]] = []
+    if not isinstance(actor, str) or not actor.startswith("detector:"):
+        commands = await _run_automatic(session, incident, steps, now, entries)
     audit.record(
         session,
         event_id=event_id,
@@ -410,6 +413,22 @@ async def open_incident(
         after={"number": number, "title": title, "severity": severity, "entry": slug},
     )
     return await _finish(session, incident, entries, commands=commands)
+
+
+async def _run_automatic(
+    session: AsyncSession,
+    incident: Incident,
+    steps: Sequence[IncidentStep],
+    now: datetime,
+    entries: list[TimelineEntry],
+) -> list[tuple[str, bytes]]:
+    """Runs the automatic steps still to do; adds their timeline lines to `entries`."""
+    todo = [s for s in steps if s.kind == "automatic" and s.state == StepState.todo]
+    if not todo:
+        return []
+    lines, commands = await automatic.run(session, incident, todo, now)
+    entries += [_append(session, incident, automatic.ACTOR, k, t, now) for k, t in lines]
+    return commands
 
 
 def _instantiate(incident: Incident, specs: Sequence[Any], start: int) -> list[IncidentStep]:
@@ -459,10 +478,15 @@ async def transition(
     changes.update(dict.fromkeys(stamped, now))
     await _bump(session, incident, version, changes, now)
     text = f"{current} → {to}" + (f": {reason.strip()}" if reason and reason.strip() else "")
-    entry = _append(
-        session, incident, actor, "state", text, now, frm=current, to=to, stamped=stamped
-    )
-    return await _finish(session, incident, [entry])
+    entries = [
+        _append(session, incident, actor, "state", text, now, frm=current, to=to, stamped=stamped)
+    ]
+    commands: list[tuple[str, bytes]] = []
+    if "acknowledged_at" in stamped and not isinstance(actor, str):
+        commands = await _run_automatic(
+            session, incident, await steps_of(session, incident.id), now, entries
+        )
+    return await _finish(session, incident, entries, commands=commands)
 
 
 async def set_severity(
@@ -537,8 +561,14 @@ async def confirm_match(
         start = max((s.position for s in kept), default=-1) + 1
         session.add_all(_instantiate(incident, entry.get("steps") or [], start=start))
     text = f"playbook entry {'corrected to' if corrected else 'confirmed:'} {slug}"
-    timeline = _append(session, incident, actor, "match", text, now, slug=slug, corrected=corrected)
-    return await _finish(session, incident, [timeline])
+    entries = [
+        _append(session, incident, actor, "match", text, now, slug=slug, corrected=corrected)
+    ]
+    await session.flush()
+    commands = await _run_automatic(
+        session, incident, await steps_of(session, incident.id), now, entries
+    )
+    return await _finish(session, incident, entries, commands=commands)
 
 
 async def assign_role(

@@ -348,3 +348,37 @@ async def test_every_allowed_move_stamps_what_it_reaches_and_nothing_else(
     expected = {m for m in lifecycle.stamps(to) if before[m] is None}
     assert newly == expected and all(now[m] == at for m in newly)
     assert all(now[m] == before[m] for m in MILESTONES if before[m] is not None), "kept"
+
+
+async def test_automatic_steps_wait_for_a_person_when_a_detector_opened_it(
+    stack: Stack, seeded: Seeded
+) -> None:
+    """A detector's incident is a guess until someone acknowledges it: only then is the
+    audience notice posted in the chats that can post."""
+    from app.events import service as events
+
+    entry = {
+        **ENTRY,
+        "steps": [
+            {"text": "Tell the audience", "owner_role": "moderator", "kind": "automatic",
+             "action": {"type": "post_audience_notice"}},
+            {"text": "Switch to the backup", "owner_role": "ops_lead"},
+        ],
+    }  # fmt: skip
+    async with stack.db.sessions() as session:
+        await events.add_source(session, seeded.event, "owncast", "Own", config={})
+        lead = await auth.create_user(session, "lee", "pw-lee-1234", Role.ops_lead)
+        opened = await service.open_incident(
+            session, seeded.event.id, actor="detector:viewers_drop", now=T0, entry=entry,
+            signal="viewers_drop", scope="total", confirmed=False,
+        )  # fmt: skip
+        await session.commit()
+        assert opened.commands == [] and opened.incident is not None
+        assert opened.incident["steps"][0]["state"] == "todo"
+        incident = await service.get(session, seeded.event.id, opened.incident["id"])
+        acked = await service.transition(session, incident, S.acknowledged, lead, T0)
+        await session.commit()
+    assert len(acked.commands) == 4, "every chat that can post: three simulated, Owncast"
+    assert b"We are back shortly." in acked.commands[0][1]
+    assert acked.incident is not None and acked.incident["steps"][0]["state"] == "done"
+    assert any("audience notice posted" in t["text"] for t in acked.timeline)
