@@ -49,10 +49,11 @@ check: setup
 	$(BIN)/mypy
 	cd frontend && npm run check
 
-## bench: Live-10, then 5,000 audience voters in 10 s, on Redis + PostgreSQL; writes bench/results/
+## bench: Live-10, then 5,000 audience voters in 10 s, then the report of a 2 M-message event; writes bench/results/
 bench: setup services
 	$(BIN)/python -m bench.live10
 	$(BIN)/python -m bench.audience_votes
+	$(BIN)/python -m bench.report
 
 ## bench-twitch: the Twitch reader's parse + hand-off rate on one core (target >= 20,000 msg/s)
 bench-twitch: setup services

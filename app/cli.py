@@ -1,4 +1,4 @@
-"""`controlroom`: demo, serve, worker, migrate, user add, event create."""
+"""`controlroom`: demo, serve, worker, migrate, user add, event create, report."""
 
 from __future__ import annotations
 
@@ -138,6 +138,59 @@ def cmd_event_create(args: argparse.Namespace) -> None:
         print(f"event {args.slug} created: {event.id}" + (" (simulated)" if args.simulate else ""))
 
     asyncio.run(main())
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from app.db import Database
+    from app.events import repository as events_repo
+    from app.events.models import Event
+    from app.reports import comparison, figures, render
+
+    settings = _settings(args)
+    renderer = render.RENDERERS[args.format]
+
+    async def find(session: Any, key: str) -> Any:
+        found = await session.get(Event, key) or await events_repo.event_by_slug(session, key)
+        if found is None:
+            raise SystemExit(f"no event with id or slug {key!r}: see GET /api/events")
+        return found
+
+    async def main() -> bytes:
+        db = Database(settings.database_url)
+        try:
+            async with db.sessions() as session:
+                event = await find(session, args.event)
+                found = await figures.build(session, event.id)
+                compared = None
+                if args.compare is not None:
+                    if args.compare == "series":
+                        other = await comparison.previous_in_series(session, event)
+                        if other is None:
+                            raise SystemExit(
+                                f"no earlier event in the series of {event.slug!r}: "
+                                "name one with --compare EVENT"
+                            )
+                    else:
+                        other = await find(session, args.compare)
+                    basis = "series" if args.compare == "series" else "explicit"
+                    theirs = await figures.build(session, other.id)
+                    compared = comparison.compare(found, theirs, basis=basis)
+        finally:
+            await db.dispose()
+        options = render.RenderOptions(series=args.series, comparison=compared)
+        try:
+            return renderer.render(found, options)
+        except render.UnknownSeries as exc:
+            raise SystemExit(str(exc)) from None
+
+    body = asyncio.run(main())
+    if args.out:
+        with open(args.out, "wb") as out:
+            out.write(body)
+        print(f"report written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
 
 
 def _simulated_source(event_id: str, platform: str, scenario: str, **options: float) -> Any:
@@ -338,6 +391,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--scenario", default="demo", help="simulator scenario name")
     create.set_defaults(func=cmd_event_create)
+
+    from app.reports.render import RENDERERS, TABLE_NAMES
+
+    report = sub.add_parser(
+        "report",
+        help="the post-event report of an event (html, md, json or csv)",
+        description="Builds the post-event report of EVENT (its id or slug) from the "
+        "database: KPIs, series, segments, questions, polls, incidents and the rules' "
+        "highlights, shortcomings and recommendations (docs/PROTOCOL.md, Report).",
+    )
+    report.add_argument("event", metavar="EVENT", help="the event's id or slug")
+    report.add_argument(
+        "--format",
+        default="json",
+        choices=sorted(RENDERERS),
+        help="html: one self-contained file that prints on A4; md: the same as Markdown; "
+        "json: every figure; csv: one table (--series). Default: json",
+    )
+    report.add_argument(
+        "--series",
+        default="audience",
+        choices=TABLE_NAMES,
+        help="the table a one-table format (csv) writes (default: audience)",
+    )
+    report.add_argument(
+        "--compare",
+        nargs="?",
+        const="series",
+        metavar="OTHER",
+        help="add a comparison: with OTHER (id or slug), or alone for the last event of "
+        "the same series",
+    )
+    report.add_argument("--out", help="write to this file instead of stdout")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -26,12 +26,14 @@ from app.drills.router import router as drills_router
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.incidents.router import router as incidents_router
+from app.metrics.router import router as metrics_router
 from app.moderation.router import router as moderation_router
 from app.overlays.router import router as overlays_router
 from app.playbooks.router import router as playbooks_router
 from app.polls.router import router as polls_router
 from app.questions.router import router as questions_router
 from app.questions.router import undo_router
+from app.reports.router import router as reports_router
 from app.sources.router import router as sources_router
 from app.ws.hub import Hub
 from app.ws.router import ConsoleSocketMiddleware
@@ -116,6 +118,8 @@ def create_app(
     app.include_router(playbooks_router)
     app.include_router(incidents_router)
     app.include_router(drills_router)
+    app.include_router(reports_router)
+    app.include_router(metrics_router)
     app.add_middleware(ConsoleSocketMiddleware, fastapi_app=app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -12,6 +12,7 @@ from app.incidents.models import DetectorSignal, Incident, IncidentRole, Inciden
 from app.metrics.models import MetricSample
 from app.playbooks.models import Playbook, PlaybookEntry
 from app.polls.models import Poll, PollOption, Vote
+from app.presence.models import PresenceEvent
 from app.questions.models import Question, QuestionVote
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "PlaybookEntry",
     "Poll",
     "PollOption",
+    "PresenceEvent",
     "Question",
     "QuestionVote",
     "Source",

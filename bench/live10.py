@@ -42,7 +42,7 @@ import redis.asyncio as aioredis
 from app.bus.redis import key as redis_key
 from app.config import Settings
 from bench.common import Hist, parse_utc, raise_nofile
-from bench.report import evaluate_targets, summary_table
+from bench.live10_report import evaluate_targets, summary_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = Settings.model_fields

@@ -37,8 +37,10 @@ async def compute_gauges(
     }
 
 
-async def minute_samples(bus: Bus, event_id: str, minute: int) -> list[dict[str, Any]]:
-    """The metric_sample rows for one minute bucket (viewers as seen now)."""
+async def minute_samples(
+    bus: Bus, event_id: str, minute: int, *, questions_pending: int | None = None
+) -> list[dict[str, Any]]:
+    """The metric_sample rows for one minute bucket (viewers and the backlog as seen now)."""
     bucket_at = datetime.fromtimestamp(minute * 60, UTC)
     messages, users = await bus.read_activity(event_id, minute)
     viewers = await bus.read_viewers(event_id)
@@ -52,4 +54,14 @@ async def minute_samples(bus: Bus, event_id: str, minute: int) -> list[dict[str,
         {**base, "metric": "viewers", "dimension": platform, "value": float(count)}
         for platform, count in viewers.items()
     ]
+    if questions_pending is not None:
+        # The report's backlog rule reads it: a pending count is not recoverable later.
+        rows.append(
+            {
+                **base,
+                "metric": "questions_pending",
+                "dimension": "total",
+                "value": float(questions_pending),
+            }
+        )
     return rows

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chat.models import ChatMessage
 from app.db import dialect_insert
 from app.metrics.models import MetricSample
+from app.presence.models import PresenceEvent
 from app.questions.models import Question
 
 _CHUNK = 1000  # rows per statement: stays under SQLite's and asyncpg's bind limits
@@ -50,6 +51,10 @@ async def insert_chat(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
 
 async def insert_questions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     return await insert_new(session, Question.__table__, rows, ("source_id", "platform_message_id"))
+
+
+async def insert_presence(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    return await insert_new(session, PresenceEvent.__table__, rows, ("id",))
 
 
 async def upsert_metric_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

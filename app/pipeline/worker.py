@@ -247,6 +247,7 @@ class PipelineWorker:
         chat_rows: list[dict[str, Any]] = []
         question_rows: list[dict[str, Any]] = []
         viewers: dict[str, tuple[datetime, int]] = {}
+        presence_rows: list[dict[str, Any]] = []
         other: list[Delta] = []
         results: list[Envelope] = []
         upvoted: dict[str, list[Envelope]] = defaultdict(list)  # question row id -> votes
@@ -294,6 +295,16 @@ class PipelineWorker:
                 seen = viewers.get(env.platform)
                 if seen is None or seen[0] <= env.platform_at:
                     viewers[env.platform] = (env.platform_at, count)
+            elif env.kind is Kind.presence:
+                if (presence_row := _presence_row(env)) is None:
+                    await self._dead_letter(
+                        event_id,
+                        env.to_json(),
+                        "presence without a viewer or a join/leave action",
+                        env.source_id,
+                    )
+                    continue
+                presence_rows.append(presence_row)
             elif env.kind is Kind.stream_state:
                 other.append(delta("sources", "stream.state", _plain(env)))
                 if env.data.get("event") in chat.PLATFORM_REMOVALS:
@@ -333,9 +344,19 @@ class PipelineWorker:
         voting = polls.VoteOutcome()
         tallied: list[str] = []
         tally_rejected: list[tuple[int, str]] = []
-        if chat_rows or question_rows or results or upvoted or removals or ballots or reports:
+        if (
+            chat_rows
+            or question_rows
+            or results
+            or upvoted
+            or removals
+            or ballots
+            or reports
+            or presence_rows
+        ):
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
+                await persist.insert_presence(session, presence_rows)
                 for env in removals:  # after the insert: a deletion may ride with its line
                     lines = await chat.removed_on_platform(
                         session, event_id, env.source_id, env.data
@@ -470,11 +491,16 @@ class PipelineWorker:
         minute = aggregates.minute_of(now)
         last = self._last_sample_minute.get(event_id)
         if last != minute or int(now) % 5 == 0:
-            rows = await aggregates.minute_samples(self.bus, event_id, minute)
+            backlog = int(pending or 0)
+            rows = await aggregates.minute_samples(
+                self.bus, event_id, minute, questions_pending=backlog
+            )
             # Close the minute that just ended (on a first tick: the one before now).
             closing = minute - 1 if last is None else last
             if closing != minute:
-                rows += await aggregates.minute_samples(self.bus, event_id, closing)
+                rows += await aggregates.minute_samples(
+                    self.bus, event_id, closing, questions_pending=backlog
+                )
             async with self.db.sessions() as session:
                 await persist.upsert_metric_samples(session, rows)
                 await session.commit()
@@ -502,6 +528,27 @@ def _message_row(env: Envelope) -> dict[str, Any]:
         "platform_at": env.platform_at,
         "received_at": env.ingest_at,
         "created_at": datetime.now(UTC),
+    }
+
+
+def _presence_row(env: Envelope) -> dict[str, Any] | None:
+    """A join or leave as stored for watch time; None when it names no viewer or action.
+
+    Stored in the platform's time order whatever order it arrives in (Zoom marks an
+    out-of-order one `stale` for its headcount; pairing by time makes it right here).
+    """
+    action = env.data.get("action")
+    if env.author is None or action not in ("join", "leave"):
+        return None
+    return {
+        "id": env.row_id,
+        "event_id": env.event_id,
+        "source_id": env.source_id,
+        "platform": env.platform,
+        "viewer_id": env.author.id,
+        "action": action,
+        "at": env.platform_at,
+        "received_at": env.ingest_at,
     }
 
 
