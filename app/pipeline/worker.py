@@ -46,6 +46,8 @@ from app.questions.duplicates import DuplicateFinder
 from app.questions.models import Question, QuestionState
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 2.0  # how long a stopping worker lets a tick or a batch finish
 # Tags a question gets when an automatic rule acted on it (the reason is in the audit log).
 AUTO_REJECTED = "auto-rejected"
 AUTO_FLAGGED = "auto-flagged"
@@ -85,6 +87,7 @@ class PipelineWorker:
         self.gauge_interval_s = gauge_interval_s
         self.results_interval_s = results_interval_s
         self.stats = WorkerStats()
+        self._stop = asyncio.Event()
         self._source_kinds: dict[str, dict[str, SourceKind]] = {}
         self._rules = RuleCache(db)
         self._duplicates = DuplicateFinder(db)
@@ -95,14 +98,42 @@ class PipelineWorker:
 
     # -- loops --
     async def run(self) -> None:
-        """Processes ingest and ticks gauges until cancelled."""
-        await asyncio.gather(self._ingest_loop(), self._gauge_loop(), self._results_loop())
+        """Processes ingest and ticks gauges until cancelled.
+
+        On cancel, each loop first gets up to STOP_GRACE_S to finish what it is doing: a
+        query cancelled half-way leaves its connection to be torn down, and aiosqlite's
+        teardown then waits for ever on a worker thread that is already gone.
+        """
+        loops = [
+            asyncio.create_task(self._ingest_loop(), name="pipeline-ingest"),
+            asyncio.create_task(self._gauge_loop(), name="pipeline-gauges"),
+            asyncio.create_task(self._results_loop(), name="pipeline-results"),
+        ]
+        try:
+            await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
+            for loop in loops:
+                if loop.done() and loop.exception() is not None:
+                    raise loop.exception()  # type: ignore[misc]
+        finally:
+            self._stop.set()
+            await asyncio.wait(loops, timeout=STOP_GRACE_S)
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleeps; True when the worker is stopping (the loop should end)."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _refresh_events(self) -> None:
         self._events = await self.bus.active_events()
 
     async def _ingest_loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 await self._ingest_forever()
             except asyncio.CancelledError:
@@ -115,7 +146,7 @@ class PipelineWorker:
     async def _ingest_forever(self) -> None:
         next_claim = 0.0
         next_refresh = 0.0
-        while True:
+        while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_refresh:
                 await self._refresh_events()
@@ -142,7 +173,8 @@ class PipelineWorker:
 
     async def _gauge_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.gauge_interval_s)
+            if await self._pause(self.gauge_interval_s):
+                return
             try:
                 # One worker at a time closes timed-out polls: the query spans every event.
                 if await self.bus.acquire_lease("poll-timers", self.consumer, 3_000):
@@ -163,7 +195,8 @@ class PipelineWorker:
 
     async def _results_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.results_interval_s)
+            if await self._pause(self.results_interval_s):
+                return
             try:
                 await self.tick_results()
             except Exception:
