@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bus import Bus
 from app.chat.models import ChatMessage
+from app.connectors import youtube
 from app.connectors.base import Action, Capability
 from app.connectors.registry import capabilities_for
 from app.db import new_id
@@ -38,7 +39,12 @@ SKEW_OK_S = 2.0
 ROUND_TRIP_S = 15.0
 DRY_RUN_VOTERS = 40
 # What each platform's own poll takes (docs/CONNECTORS.md): beyond it, chat voting.
-NATIVE_LIMITS = {"twitch": (2, 5, 60, 25), "youtube": (2, 4, None, None)}
+# YouTube's option range is the connector's own (it refuses outside it before calling);
+# Twitch's are Helix's rules, which only Helix enforces (its connector lets it refuse).
+NATIVE_LIMITS = {
+    "twitch": (2, 5, 60, 25),
+    "youtube": (youtube.POLL_MIN_OPTIONS, youtube.POLL_MAX_OPTIONS, None, None),
+}
 
 
 @dataclass
