@@ -314,6 +314,6 @@ async def upvote(
     if question.state not in UPVOTABLE_STATES or question.merged_into_id is not None:
         raise NotUpvotable("only approved questions still to be answered can be upvoted")
     changed, _unknown = await questions.add_platform_votes(
-        session, event_id, [(question.id, voter_key(client_id))]
+        session, event_id, [(question.id, voter_key(client_id), datetime.now(UTC))]
     )
     return question, changed

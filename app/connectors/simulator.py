@@ -84,6 +84,41 @@ class _UserPool:
         return rng.choices(self.authors, cum_weights=self.cum_weights)[0]
 
 
+class _Room:
+    """Who is watching one platform now: a join takes someone who is not watching (a
+    chatter first, then a newcomer who never writes), a leave someone who is, so the
+    joins and leaves a platform would report add up to the audience the scenario draws."""
+
+    def __init__(
+        self, platform: str, regulars: list[Author], scenario: Scenario, rng: random.Random
+    ) -> None:
+        self.platform, self.scenario, self.rng = platform, scenario, rng
+        self.away = list(regulars)
+        self.watching: list[Author] = []
+        self.known = {a.id for a in regulars}
+
+    def join(self) -> Author:
+        if self.away:
+            author = self.away.pop(self.rng.randrange(len(self.away)))
+        else:
+            author = self._newcomer()
+        self.watching.append(author)
+        return author
+
+    def leave(self) -> Author:
+        author = self.watching.pop(self.rng.randrange(len(self.watching)))
+        self.away.append(author)
+        return author
+
+    def _newcomer(self) -> Author:
+        users = self.scenario.chat.users
+        while (author_id := _platform_user_id(self.platform, self.rng)) in self.known:
+            pass
+        self.known.add(author_id)
+        first, last = self.rng.choice(users.first_names), self.rng.choice(users.last_names)
+        return Author(id=author_id, name=_display_name(self.platform, first, last, self.rng))
+
+
 def _platform_user_id(platform: str, rng: random.Random) -> str:
     if platform == "twitch":
         return str(rng.randrange(10_000_000, 999_999_999))
@@ -180,8 +215,11 @@ class _Lap:
         # (message id, text, author id, platform)
         self.recent_questions: list[tuple[str, str, str, str]] = []
         self.fresh_questions: list[str] = []
-        self.last_present: dict[str, int] = dict.fromkeys(sc.platforms, 0)
         self.pools = self._pools()
+        self.rooms = {
+            p: _Room(p, self.pools[p].authors, sc, random.Random(f"{prefix}:presence:{p}"))
+            for p in (sc.presence.platforms if sc.presence else ())
+        }
         self.spam_authors = {
             (b.platform, name): Author(
                 id=_platform_user_id(b.platform, random.Random(f"{script.seed}:spam:{name}")),
@@ -305,15 +343,13 @@ class _Lap:
 
     def _presence(self, platform: str, present: int) -> Iterator[Fields]:
         # Joins and leaves follow the audience trend, not the count's tick-to-tick noise.
-        presence = self.scenario.presence
-        if presence is None or platform not in presence.platforms:
+        room = self.rooms.get(platform)
+        if room is None or self.scenario.presence is None:
             return
-        change = present - self.last_present[platform]
-        moved = min(abs(change), presence.max_per_tick)  # the rest carries to later ticks
-        self.last_present[platform] += moved if change > 0 else -moved
-        action = "join" if change > 0 else "leave"
+        change = present - len(room.watching)
+        moved = min(abs(change), self.scenario.presence.max_per_tick)  # the rest: later ticks
         for _ in range(moved):
-            author = self.rng_viewers.choice(self.pools[platform].authors)
+            author, action = (room.join(), "join") if change > 0 else (room.leave(), "leave")
             yield self._fields(Kind.presence, platform, author=author, data={"action": action})
 
     def _chat(self, platform: str) -> Fields:
@@ -411,7 +447,10 @@ class Simulator(Connector):
         max_text: int = DEFAULT_MAX_TEXT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`clock` and `sleep` pace playback; `wall` dates it (a test replays a show on a
+        fixed day with a clock that moves only when the simulator sleeps)."""
         if not sources:
             raise ValueError("sources must map at least one simulated platform to a source id")
         if speed <= 0:
@@ -427,6 +466,7 @@ class Simulator(Connector):
         self.max_text = max_text
         self._clock = clock
         self._sleep = sleep
+        self._wall = wall
         self._chat_ids: set[tuple[str, str]] = set()  # (source id, message id) emitted
         self._muted: set[str] = set()
         self._platforms = {source_id: platform for platform, source_id in sources.items()}
@@ -456,7 +496,7 @@ class Simulator(Connector):
                 return
 
     async def _play(self, lap: int) -> None:
-        started, started_at = self._clock(), datetime.now(UTC)
+        started, started_at = self._clock(), self._wall()
         window = max(_BATCH_S, _MIN_BATCH_REAL_S * self.speed)
         batch: list[tuple[float, Fields]] = []
         window_end = window
@@ -483,10 +523,12 @@ class Simulator(Connector):
         await self._wait_until(started, window_end)
         # Mutes are checked now, not when the batch was gathered: a timeout that landed
         # while we waited applies to what was due during the wait.
+        now = self._wall()
         envelopes = [
             make_envelope(
                 event_id=self.event_id,
                 platform_at=started_at + timedelta(seconds=t / self.speed),
+                ingest_at=now,
                 max_text=self.max_text,
                 **fields,
             )
@@ -524,6 +566,7 @@ class Simulator(Connector):
             text = str(params.get("text") or "").strip()
             if not text:
                 return ActionResult("failed", "send_message needs text")
+            now = self._wall()
             await self.emit(
                 [
                     make_envelope(
@@ -532,7 +575,8 @@ class Simulator(Connector):
                         platform=platform,
                         kind=Kind.chat,
                         platform_message_id=f"sim-sent-{action.id}",
-                        platform_at=datetime.now(UTC),
+                        platform_at=now,
+                        ingest_at=now,
                         author=HOST,
                         text=text,
                         max_text=self.max_text,

@@ -411,7 +411,7 @@ class PipelineWorker:
                 other += await _record_results(session, results)
                 if upvoted:
                     votes = [
-                        (qid, f"{env.platform}:{env.author.id}")
+                        (qid, f"{env.platform}:{env.author.id}", env.ingest_at)
                         for qid, envs in upvoted.items()
                         for env in envs
                         if env.author is not None  # checked above; for the type checker

@@ -231,16 +231,18 @@ def _record_undo(session: AsyncSession, event_id: str, actor: User, undone: Audi
 
 
 async def add_platform_votes(
-    session: AsyncSession, event_id: str, votes: Sequence[tuple[str, str]]
+    session: AsyncSession, event_id: str, votes: Sequence[tuple[str, str, datetime]]
 ) -> tuple[list[Question], set[str]]:
-    """Counts platform upvotes, (question id, voter key) pairs, each voter once per question.
+    """Counts platform upvotes, (question id, voter key, received at) triples, each voter
+    once per question. An upvote is dated when it reached us, not when a worker stored it,
+    so a backlog or a replay keeps it in the minute it was cast.
 
     Returns the questions whose count changed (the one a merged question went into, not
     the merged one) and the ids of questions this event does not have, for the caller to
     set aside. Recounting from the vote rows, rather than adding one, keeps a redelivered
     batch from counting twice.
     """
-    wanted = {qid for qid, _ in votes}
+    wanted = {qid for qid, _, _ in votes}
     known = dict(
         (
             await session.execute(
@@ -250,10 +252,11 @@ async def add_platform_votes(
             )
         ).all()
     )
-    rows = [{"question_id": q, "voter_key": v} for q, v in votes if q in known]
+    kept = [(q, v, at) for q, v, at in votes if q in known]
+    rows = [{"question_id": q, "voter_key": v, "created_at": at} for q, v, at in kept]
     if not await insert_ignore(session, QuestionVote, rows):
         return [], wanted - set(known)
-    targets = {known[r["question_id"]] or r["question_id"] for r in rows}
+    targets = {known[q] or q for q, _, _ in kept}
     counts = await _count_voters(session, targets)
     found = await session.scalars(select(Question).where(Question.id.in_(targets)))
     changed = []

@@ -325,6 +325,40 @@ def test_presence_only_on_configured_platforms(smoke: Scenario) -> None:
     assert all(f["author"] is not None for f in presence)
 
 
+def test_presence_adds_up_to_the_audience(demo: Scenario) -> None:
+    """Joins take someone not watching and leaves someone who is, so the present count
+    follows the viewer curve; the audience outgrows the chatters (most viewers never write)."""
+    assert demo.presence
+    platform = demo.presence.platforms[0]
+    lap = script(demo)
+    watching: set[str] = set()
+    seen: set[str] = set()
+    chatters: set[str] = set()
+    biggest = 0
+    last_tick: float | None = None
+    for t, f in lap.timeline():
+        if f["platform"] == platform and f["kind"] == Kind.chat:
+            chatters.add(f["author"].id)
+        if f["platform"] != platform or f["kind"] != Kind.presence:
+            continue
+        who = f["author"].id
+        if f["data"]["action"] == "join":
+            assert who not in watching, f"{who} joined twice at {t:g} s"
+            watching.add(who)
+        else:
+            assert who in watching, f"{who} left at {t:g} s without having joined"
+            watching.remove(who)
+        seen.add(who)
+        biggest = max(biggest, len(watching))
+        last_tick = t
+    assert last_tick is not None
+    expected = lap.curve.at(last_tick)[0] * demo.platforms[platform].share
+    assert abs(len(watching) - expected) <= demo.presence.max_per_tick + 1
+    peak = lap.curve.peak * demo.platforms[platform].share
+    assert biggest >= 0.9 * peak
+    assert len(seen) > 2 * len(chatters)
+
+
 def test_long_messages_are_truncated_and_flagged(smoke: Scenario) -> None:
     long_group = smoke.chat.lines["long"]
     assert long_group.repeat_to and long_group.repeat_to > DEFAULT_MAX_TEXT

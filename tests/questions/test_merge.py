@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
 from app.questions import repository, service
@@ -11,7 +13,9 @@ from tests.questions.helpers import make_questions, url
 
 async def vote(stack: Stack, seeded: Seeded, qid: str, *voters: str) -> None:
     async with stack.db.sessions() as session:
-        await service.add_platform_votes(session, seeded.event.id, [(qid, v) for v in voters])
+        await service.add_platform_votes(
+            session, seeded.event.id, [(qid, v, datetime.now(UTC)) for v in voters]
+        )
         await session.commit()
 
 

@@ -114,7 +114,7 @@ async def play(stack: Stack, seeded: Seeded, *, finish: bool = True) -> Played:
     # The playbook's detectors would find the seeded sources silent (no connector runs
     # here) and open incidents of their own; their tests are elsewhere, and this event's
     # incidents are the two opened below.
-    worker.detection.tick = _no_detection  # type: ignore[method-assign]
+    worker.detection.tick = no_detection  # type: ignore[method-assign]
     feed = Feed(stack, seeded)
 
     async with stack.db.sessions() as session:
@@ -285,5 +285,5 @@ async def play(stack: Stack, seeded: Seeded, *, finish: bool = True) -> Played:
     return Played(seeded, poll_id, question_id, incident_id)
 
 
-async def _no_detection(event_id: str, now: float) -> list[Any]:
+async def no_detection(event_id: str, now: float) -> list[Any]:
     return []
