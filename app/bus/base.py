@@ -190,16 +190,25 @@ class Bus(ABC):
         messages: int,
         author_ids: Iterable[str],
         texts: Iterable[str] = (),
+        *,
+        interactions: int = 0,
     ) -> None:
-        """Adds to the per-minute message count, unique-chatter set and distinct-text set.
+        """Adds to the per-minute message count, unique-chatter set and distinct-text set,
+        and to the interaction count.
 
         `texts` are keys of the lines' normalised texts (equal for lines that read the
-        same); the detectors derive the chat's duplicate ratio from them.
+        same); the detectors derive the chat's duplicate ratio from them. `interactions`
+        counts what the report counts as chat and questions (app/reports): lines not
+        hidden, and questions once each, so the live engagement rate is the report's.
         """
 
     @abstractmethod
     async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
         """(messages, unique chatters) in that minute."""
+
+    @abstractmethod
+    async def read_interactions(self, event_id: str, minute: int) -> int:
+        """Chat and question interactions recorded in that minute."""
 
     @abstractmethod
     async def read_distinct_texts(self, event_id: str, minute: int) -> int:

@@ -46,6 +46,7 @@ class MemoryBus(Bus):
         self._health: dict[str, dict[str, bytes]] = defaultdict(dict)
         # (event, minute) -> (messages, chatters, distinct text keys)
         self._activity: dict[tuple[str, int], tuple[int, set[str], set[str]]] = {}
+        self._interactions: dict[tuple[str, int], int] = defaultdict(int)
         self._viewers: dict[str, dict[str, int]] = defaultdict(dict)
         self._dirty: dict[str, dict[str, int]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
@@ -281,14 +282,19 @@ class MemoryBus(Bus):
         messages: int,
         author_ids: Iterable[str],
         texts: Iterable[str] = (),
+        *,
+        interactions: int = 0,
     ) -> None:
         count, authors, distinct = self._activity.get((event_id, minute), (0, set(), set()))
         authors.update(author_ids)
         distinct.update(texts)
         self._activity[(event_id, minute)] = (count + messages, authors, distinct)
+        self._interactions[(event_id, minute)] += interactions
         # Keep three hours, as the Redis keys do.
         for key in [k for k in self._activity if k[0] == event_id and k[1] < minute - 180]:
             del self._activity[key]
+        for key in [k for k in self._interactions if k[0] == event_id and k[1] < minute - 180]:
+            del self._interactions[key]
 
     async def read_activity(self, event_id: str, minute: int) -> tuple[int, int]:
         count, authors, _ = self._activity.get((event_id, minute), (0, set(), set()))
@@ -297,6 +303,9 @@ class MemoryBus(Bus):
     async def read_distinct_texts(self, event_id: str, minute: int) -> int:
         _, _, distinct = self._activity.get((event_id, minute), (0, set(), set()))
         return len(distinct)
+
+    async def read_interactions(self, event_id: str, minute: int) -> int:
+        return self._interactions.get((event_id, minute), 0)
 
     async def set_viewers(self, event_id: str, platform: str, count: int) -> None:
         self._viewers[event_id][platform] = count

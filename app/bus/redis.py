@@ -353,16 +353,22 @@ class RedisBus(Bus):
         messages: int,
         author_ids: Iterable[str],
         texts: Iterable[str] = (),
+        *,
+        interactions: int = 0,
     ) -> None:
         authors, keys = list(author_ids), list(texts)
-        count_key, users_key, texts_key = (
+        count_key, users_key, texts_key, interactions_key = (
             self._k(event_id, f"act:m:{minute}"),
             self._k(event_id, f"act:u:{minute}"),
             self._k(event_id, f"act:t:{minute}"),
+            self._k(event_id, f"act:i:{minute}"),
         )
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.incrby(count_key, messages)
             pipe.expire(count_key, ACTIVITY_TTL_S)
+            if interactions:
+                pipe.incrby(interactions_key, interactions)
+                pipe.expire(interactions_key, ACTIVITY_TTL_S)
             if authors:
                 pipe.pfadd(users_key, *authors)
                 pipe.expire(users_key, ACTIVITY_TTL_S)
@@ -380,6 +386,9 @@ class RedisBus(Bus):
 
     async def read_distinct_texts(self, event_id: str, minute: int) -> int:
         return int(await self.redis.pfcount(self._k(event_id, f"act:t:{minute}")))
+
+    async def read_interactions(self, event_id: str, minute: int) -> int:
+        return int(await self.redis.get(self._k(event_id, f"act:i:{minute}")) or 0)
 
     async def set_viewers(self, event_id: str, platform: str, count: int) -> None:
         await self.redis.hset(self._k(event_id, "viewers"), platform, count)

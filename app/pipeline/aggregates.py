@@ -26,12 +26,16 @@ async def compute_gauges(
     fraction = (now % 60) / 60
     cur_msgs, cur_users = await bus.read_activity(event_id, minute)
     prev_msgs, prev_users = await bus.read_activity(event_id, minute - 1)
+    cur_acts = await bus.read_interactions(event_id, minute)
+    prev_acts = await bus.read_interactions(event_id, minute - 1)
     viewers = await bus.read_viewers(event_id)
     return {
         "at": datetime.fromtimestamp(now, UTC),
         "viewers": {"total": sum(viewers.values()), "by_platform": viewers},
         "messages_per_min": round(sliding_per_minute(cur_msgs, prev_msgs, fraction)),
         "unique_chatters_per_min": round(sliding_per_minute(cur_users, prev_users, fraction)),
+        # Chat and questions as the report counts them; the console adds ballots and upvotes.
+        "interactions_per_min": round(sliding_per_minute(cur_acts, prev_acts, fraction)),
         "questions_pending": questions_pending,
         "ingest_backlog": await bus.ingest_backlog(event_id),
     }
@@ -43,11 +47,18 @@ async def minute_samples(
     """The metric_sample rows for one minute bucket (viewers and the backlog as seen now)."""
     bucket_at = datetime.fromtimestamp(minute * 60, UTC)
     messages, users = await bus.read_activity(event_id, minute)
+    interactions = await bus.read_interactions(event_id, minute)
     viewers = await bus.read_viewers(event_id)
     base = {"event_id": event_id, "bucket_at": bucket_at}
     rows = [
         {**base, "metric": "messages_per_min", "dimension": "total", "value": float(messages)},
         {**base, "metric": "unique_chatters_per_min", "dimension": "total", "value": float(users)},
+        {
+            **base,
+            "metric": "interactions_per_min",
+            "dimension": "total",
+            "value": float(interactions),
+        },
         {**base, "metric": "viewers", "dimension": "total", "value": float(sum(viewers.values()))},
     ]
     rows += [

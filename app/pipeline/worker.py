@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -457,18 +457,37 @@ class PipelineWorker:
         if deltas:
             await self.bus.publish_live(event_id, deltas)
         await polls.mark_results(self.bus, event_id, sorted({*voting.touched, *tallied}))
-        await self._record_activity(event_id, [r for r in chat_rows if r["id"] in new_chat])
+        await self._record_activity(
+            event_id,
+            [r for r in chat_rows if r["id"] in new_chat],
+            [r for r in question_rows if r["id"] in new_questions],
+        )
         for platform, (_at, count) in viewers.items():
             await self.bus.set_viewers(event_id, platform, count)
 
-    async def _record_activity(self, event_id: str, rows: list[dict[str, Any]]) -> None:
+    async def _record_activity(
+        self, event_id: str, chat: list[dict[str, Any]], asked: list[dict[str, Any]]
+    ) -> None:
+        """Feeds the gauges' counters. Interactions are counted as the report counts them:
+        a visible line that is not a question, and each question once (asked in chat or
+        sent as one), so a hidden spam burst does not lift the engagement rate."""
+        minute_of = aggregates.minute_of
         by_minute: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-        for row in rows:
-            authors, texts = by_minute[aggregates.minute_of(row["received_at"].timestamp())]
+        interactions: Counter[int] = Counter()
+        for row in chat:
+            minute = minute_of(row["received_at"].timestamp())
+            authors, texts = by_minute[minute]
             authors.append(row["author_id"])
             texts.append(signals.text_key(row["text"]))
-        for minute, (authors, texts) in by_minute.items():
-            await self.bus.record_activity(event_id, minute, len(authors), authors, texts)
+            if not (row["hidden"] or row["is_question"]):
+                interactions[minute] += 1
+        for row in asked:
+            interactions[minute_of(row["received_at"].timestamp())] += 1
+        for minute in sorted(by_minute.keys() | interactions.keys()):
+            authors, texts = by_minute.get(minute, ([], []))
+            await self.bus.record_activity(
+                event_id, minute, len(authors), authors, texts, interactions=interactions[minute]
+            )
 
     # -- poll timers --
     async def tick_polls(self, now: datetime | None = None) -> None:

@@ -133,10 +133,14 @@ async def test_commands_are_redelivered_to_their_consumer_until_acked(stack: Sta
 
 async def test_activity_counts_and_unique_chatters(stack: Stack) -> None:
     bus = stack.bus
-    await bus.record_activity("e1", 100, 3, ["a", "b", "a"])
-    await bus.record_activity("e1", 100, 2, ["c", "b"])
+    await bus.record_activity("e1", 100, 3, ["a", "b", "a"], interactions=2)
+    await bus.record_activity("e1", 100, 2, ["c", "b"], interactions=2)
+    await bus.record_activity("e1", 100, 0, [], interactions=1)  # a question from Q&A
     assert await bus.read_activity("e1", 100) == (5, 3)
     assert await bus.read_activity("e1", 101) == (0, 0)
+    assert await bus.read_interactions("e1", 100) == 5
+    assert await bus.read_interactions("e1", 101) == 0
+    assert await bus.read_interactions("e2", 100) == 0
     await bus.set_viewers("e1", "twitch", 10)
     await bus.set_viewers("e1", "twitch", 12)
     await bus.set_viewers("e1", "youtube", 5)

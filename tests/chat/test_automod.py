@@ -12,20 +12,30 @@ from sqlalchemy import select
 from app.audit.models import AuditLog
 from app.chat.models import ChatMessage
 from app.envelope import Author, Kind, make_envelope
+from app.metrics.models import MetricSample
 from app.moderation import live
 from app.pipeline.worker import PipelineWorker
 from app.questions.models import Question
 from tests.conftest import Seeded, Stack
+from tests.pipeline.harness import deltas
 
 
-def line(seeded: Seeded, text: str, author: str = "viewer", roles: tuple[str, ...] = ()) -> bytes:
+def line(
+    seeded: Seeded,
+    text: str,
+    author: str = "viewer",
+    roles: tuple[str, ...] = (),
+    at: datetime | None = None,
+) -> bytes:
+    at = at or datetime.now(UTC)
     return make_envelope(
         event_id=seeded.event.id,
         source_id=seeded.sources[0].id,
         platform="twitch",
         kind=Kind.chat,
         platform_message_id=uuid.uuid4().hex,
-        platform_at=datetime.now(UTC),
+        platform_at=at,
+        ingest_at=at,
         author=Author(id=author, name=author, roles=roles),
         text=text,
     ).to_json()
@@ -158,3 +168,55 @@ async def test_the_spam_score_weighs_a_first_time_author_through_the_pipeline(
     assert not by_author_text[("regular", links)].held
     newcomer = by_author_text[("newcomer", links + " ")]
     assert newcomer.held and "spam" in (newcomer.moderation_reason or "")
+
+
+async def test_hidden_lines_are_messages_not_interactions(
+    stack: Stack, seeded: Seeded, mod: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live engagement rate counts what the report counts: a line a rule hid is a
+    message (the spam burst shows in messages per minute) but not an interaction; a
+    question counts once, asked in chat or sent from a Q&A platform."""
+    monkeypatch.setattr(live, "REFRESH_S", 0.0)
+    base = f"/api/events/{seeded.event.id}/moderation/rules"
+    rules = {**RULES, "flood": None}
+    assert (await mod.put(base, json={"version": 0, "rules": rules})).status_code == 200
+    worker = PipelineWorker(stack.bus, stack.db, consumer="w")
+    now = datetime.now(UTC)
+    asked = make_envelope(
+        event_id=seeded.event.id,
+        source_id=seeded.sources[3].id,
+        platform="qa",
+        kind=Kind.question,
+        platform_message_id="qa-1",
+        platform_at=now,
+        ingest_at=now,
+        author=Author(id="q1", name="Q"),
+        text="Is there a recording",
+    ).to_json()
+    await run(
+        stack,
+        seeded,
+        worker,
+        [line(seeded, f"hello {i}", author=f"a{i}", at=now) for i in range(5)]
+        + [line(seeded, "what a scam", author="s1", at=now)]
+        + [line(seeded, "scam scam", author="s2", at=now)]
+        + [line(seeded, "Will the slides be shared?", author="a1", at=now)]
+        + [asked],
+    )
+    await worker.tick_gauges(seeded.event.id, now=now.timestamp())
+    gauges = [d["data"] for d in await deltas(stack, seeded.event.id) if d["topic"] == "gauges"]
+    # 8 chat lines, 2 of them hidden; 5 plain lines + 1 question in chat + 1 from Q&A
+    assert gauges[-1]["messages_per_min"] == 8
+    assert gauges[-1]["interactions_per_min"] == 7
+    async with stack.db.sessions() as session:
+        samples = {
+            s.metric: s.value
+            for s in await session.scalars(
+                select(MetricSample).where(
+                    MetricSample.dimension == "total",
+                    MetricSample.bucket_at == now.replace(second=0, microsecond=0),
+                )
+            )
+        }
+    assert samples["messages_per_min"] == 8
+    assert samples["interactions_per_min"] == 7

@@ -62,6 +62,7 @@ async def seed_history(stack: Stack, seeded: Seeded) -> datetime:
             ("viewers", "twitch"): 200 + back,
             ("viewers", "youtube"): 100,
             ("messages_per_min", "total"): 40 + back,
+            ("interactions_per_min", "total"): 35 + back,  # 5 lines a minute hidden
             ("unique_chatters_per_min", "total"): 12,
             ("questions_pending", "total"): 3,
         }
@@ -210,9 +211,9 @@ async def test_gauges_board_draws_history_live_values_and_cue_markers(
             await expect(
                 questions.locator('[data-key="questions_approved"] .p-value')
             ).to_have_text("\u2013")
-            # (43 + 0 + 0) / 303 * 100 per minute.
+            # (38 + 0 + 0) / 303 * 100 per minute: interactions, not messages (43).
             engagement = board.locator('.tile[data-gauge="engagement_rate"]')
-            await expect(engagement.locator(".t-value")).to_have_text("14")
+            await expect(engagement.locator(".t-value")).to_have_text("13")
             participation = board.locator('.tile[data-gauge="poll_participation"]')
             await expect(participation.locator(".t-value")).to_have_text("no poll open")
 
@@ -247,6 +248,7 @@ async def test_gauges_board_draws_history_live_values_and_cue_markers(
                 "viewers": {"total": 4321, "by_platform": {"twitch": 4000, "youtube": 321}},
                 "messages_per_min": 77,
                 "unique_chatters_per_min": 21,
+                "interactions_per_min": 60,
                 "questions_pending": 5,
                 "ingest_backlog": 0,
             }
@@ -271,8 +273,8 @@ async def test_gauges_board_draws_history_live_values_and_cue_markers(
             await expect(
                 questions.locator('[data-key="questions_approved"] .p-value')
             ).to_have_text("0")
-            # 77 / 4321 * 100 = 1.78 interactions per 100 viewers per minute.
-            await expect(engagement.locator(".t-value")).to_have_text("1.8")
+            # 60 / 4321 * 100 = 1.39 interactions per 100 viewers per minute.
+            await expect(engagement.locator(".t-value")).to_have_text("1.4")
             await expect(viewers).to_have_attribute("data-fresh", "fresh")
             await expect(viewers.locator(".t-fresh")).to_have_text(
                 re.compile(r"^updated \d s ago$")

@@ -19,10 +19,12 @@ from statistics import median
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.connectors.scenario import Scenario, load_scenario
 from app.connectors.simulator import Simulator
 from app.envelope import Kind
+from app.metrics.models import MetricSample
 from app.pipeline.worker import PipelineWorker
 from app.reports import figures
 from tests.conftest import Seeded, Stack
@@ -52,6 +54,7 @@ class Replayed:
     scenario: Scenario
     sim: Simulator
     report: dict[str, Any]
+    live: dict[str, float]  # the ticker's interactions_per_min sample of each minute
 
 
 async def replay(stack: Stack, seeded: Seeded) -> Replayed:
@@ -95,7 +98,13 @@ async def replay(stack: Stack, seeded: Seeded) -> Replayed:
     await drain(stack, worker, event_id)
     async with stack.db.sessions() as session:
         report = await figures.build(session, event_id)
-    return Replayed(scenario, sim, report)
+        samples = await session.scalars(
+            select(MetricSample).where(
+                MetricSample.event_id == event_id, MetricSample.metric == "interactions_per_min"
+            )
+        )
+        live = {figures.iso(m.bucket_at) or "": m.value for m in samples}
+    return Replayed(scenario, sim, report, live)
 
 
 def iso(seconds: float) -> str:
@@ -171,6 +180,19 @@ def check_interactions_and_engagement_rate(replayed: Replayed) -> None:
     assert rate["by_platform"]["twitch"] == round(twitch * 100 / 1075, 3)
 
 
+def check_live_interactions_match_the_report(replayed: Replayed) -> None:
+    # The engagement rate the ops lead watched live is the one the report states: each
+    # minute's live count of chat and questions is the report's. (The last minute's
+    # sample was taken at 5:55, before its last lines, as the live ticker's would be.)
+    table = replayed.report["series"]["interactions"]
+    column = {name: i for i, name in enumerate(table["columns"])}
+    rows = table["rows"][:5]
+    assert [r[column["minute"]] for r in rows] == [iso(60 * m) for m in range(5)]
+    report = {r[column["minute"]]: r[column["chat"]] + r[column["questions"]] for r in rows}
+    assert all(report.values())
+    assert {m: replayed.live.get(m) for m in report} == report
+
+
 def check_watch_time_from_presence(replayed: Replayed) -> None:
     watch = replayed.report["kpis"]["watch_time"]
     assert watch["basis"] == "presence"
@@ -207,4 +229,5 @@ async def test_each_kpi_of_a_simulated_event(stack: Stack, seeded: Seeded) -> No
     check_viewers_peak_average_and_minutes(replayed)
     check_unique_participants(replayed)
     check_interactions_and_engagement_rate(replayed)
+    check_live_interactions_match_the_report(replayed)
     check_watch_time_from_presence(replayed)

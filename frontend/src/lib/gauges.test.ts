@@ -228,6 +228,8 @@ describe('history rows', () => {
         twitch: [{ at: at(0), value: 150 }],
       },
       messages_per_min: { total: [{ at: at(0), value: 30 }] },
+      // 30 lines, 5 of them hidden by a moderation rule: 25 interactions
+      interactions_per_min: { total: [{ at: at(0), value: 25 }] },
       unique_chatters_per_min: { total: [{ at: at(0), value: 12 }] },
       questions_pending: { total: [{ at: at(1), value: 4 }] },
       questions_answered: {
@@ -260,10 +262,10 @@ describe('history rows', () => {
       messages_per_min: 30,
       unique_chatters_per_min: 12,
       questions_answered: 1,
-      // (30 + 6 + 4) / 200 × 100
-      engagement_rate: 20,
+      // (25 + 6 + 4) / 200 × 100: hidden lines are messages, not interactions
+      engagement_rate: 17.5,
     });
-    // No messages that minute: no rate.
+    // No chat or question counted that minute: no rate.
     expect(rows[1].v).toEqual({ viewers: 400, questions_pending: 4, questions_answered: 2, engagement_rate: null });
   });
 

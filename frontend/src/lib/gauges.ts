@@ -248,17 +248,19 @@ export function pollParticipation(voters: number | null | undefined, viewers: nu
 }
 
 /**
- * Interactions in a minute: chat messages, poll ballots and question upvotes. Null when
- * the messages are not known (the other two are counted as 0 when missing).
+ * Interactions in a minute, as the post-event report counts them: the server's chat and
+ * question interactions (lines not hidden and not questions, plus each question once),
+ * poll ballots and question upvotes. Null when the first is not known (the other two
+ * are counted as 0 when missing).
  */
 export function interactionsPerMin(
-  messages: number | null | undefined,
+  chatAndQuestions: number | null | undefined,
   ballots: number | null | undefined,
   upvotes: number | null | undefined,
 ): number | null {
-  if (typeof messages !== 'number' || !Number.isFinite(messages)) return null;
+  if (typeof chatAndQuestions !== 'number' || !Number.isFinite(chatAndQuestions)) return null;
   const n = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? Math.max(0, x) : 0);
-  return Math.max(0, messages) + n(ballots) + n(upvotes);
+  return Math.max(0, chatAndQuestions) + n(ballots) + n(upvotes);
 }
 
 /** The engagement rate: interactions per 100 viewers per minute; null without viewers. */
@@ -345,14 +347,14 @@ export function historyRows(h: GaugeHistory | null | undefined): Row[] {
   };
   for (const [dim, pts] of Object.entries(series.viewers ?? {}))
     for (const p of pts ?? []) put(p.at, dim === 'total' ? 'viewers' : viewersKey(dim), p.value);
-  for (const metric of [...DIRECT, 'poll_votes_per_min', 'question_votes_per_min'])
+  const PARTS = ['interactions_per_min', 'poll_votes_per_min', 'question_votes_per_min'];
+  for (const metric of [...DIRECT, ...PARTS])
     for (const p of series[metric]?.total ?? []) put(p.at, metric, p.value);
   const rows: Row[] = [];
   for (const [t, v] of [...byT].sort((a, b) => a[0] - b[0])) {
-    const interactions = interactionsPerMin(v.messages_per_min, v.poll_votes_per_min, v.question_votes_per_min);
+    const interactions = interactionsPerMin(v.interactions_per_min, v.poll_votes_per_min, v.question_votes_per_min);
     v.engagement_rate = engagementRate(interactions, v.viewers);
-    delete v.poll_votes_per_min;
-    delete v.question_votes_per_min;
+    for (const part of PARTS) delete v[part];
     rows.push({ t, step: Math.floor(t / STEP_MS), v });
   }
   return rows;

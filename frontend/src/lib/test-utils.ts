@@ -130,12 +130,13 @@ export function question(over: Partial<Question> = {}): Question {
   };
 }
 
-export function gauges(at: string, total = 100, mpm = 10): Gauges {
+export function gauges(at: string, total = 100, mpm = 10, ipm = mpm): Gauges {
   return {
     at,
     viewers: { total, by_platform: { twitch: total } },
     messages_per_min: mpm,
     unique_chatters_per_min: 5,
+    interactions_per_min: ipm,
     questions_pending: 1,
     ingest_backlog: 0,
   };

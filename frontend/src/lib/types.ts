@@ -171,6 +171,8 @@ export interface Gauges {
   viewers: { total: number; by_platform: Record<string, number> };
   messages_per_min: number;
   unique_chatters_per_min: number;
+  /** chat lines not hidden and not questions, plus each question once (the report's count) */
+  interactions_per_min: number;
   questions_pending: number;
   ingest_backlog: number;
 }
