@@ -23,6 +23,7 @@ class Kind(StrEnum):
     stream_state = "stream_state"
     moderation_result = "moderation_result"
     poll_tally = "poll_tally"  # a platform's own counts for a native poll (native_polls.py)
+    shares = "shares"  # a platform's running count of shares (or forwards) of the stream
 
 
 class Author(BaseModel):

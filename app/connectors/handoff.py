@@ -19,7 +19,7 @@ from app.envelope import Envelope, Kind
 
 log = logging.getLogger(__name__)
 
-COALESCED = frozenset({Kind.viewers})
+COALESCED = frozenset({Kind.viewers, Kind.shares})  # running counts: the newest says it all
 DROPPABLE = frozenset({Kind.chat, Kind.question})
 
 

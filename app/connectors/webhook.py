@@ -1,8 +1,8 @@
 """Generic inbound webhooks (Standard Webhooks signing) for custom platforms and forms.
 
 The body shape is documented in docs/PROTOCOL.md, "Inbound webhooks":
-{"type": "chat"|"question"|"viewers"|"vote", "id", "author": {"id", "name"}, "text",
-"count", "question", "at"}.
+{"type": "chat"|"question"|"viewers"|"shares"|"vote", "id", "author": {"id", "name"},
+"text", "count", "question", "at"}.
 """
 
 from __future__ import annotations
@@ -19,11 +19,18 @@ from app.connectors.signatures import SignatureError
 from app.envelope import Author, Envelope, Kind
 
 SHAPE = (
-    'expected {"type": "chat"|"question"|"viewers"|"vote", "id"?: str, '
+    'expected {"type": "chat"|"question"|"viewers"|"shares"|"vote", "id"?: str, '
     '"author": {"id": str, "name": str}, "text": str (chat, question), '
-    '"count": int >= 0 (viewers), "question": str (vote), "at"?: ISO 8601}'
+    '"count": int >= 0 (viewers, shares), "question": str (vote), "at"?: ISO 8601}'
 )
-_KINDS = {"chat": Kind.chat, "question": Kind.question, "viewers": Kind.viewers, "vote": Kind.vote}
+_KINDS = {
+    "chat": Kind.chat,
+    "question": Kind.question,
+    "viewers": Kind.viewers,
+    "shares": Kind.shares,
+    "vote": Kind.vote,
+}
+_COUNTS = {Kind.viewers: "current audience", Kind.shares: "shares of the stream so far"}
 
 
 class WebhookConnector(WebhookConnectorBase):
@@ -73,7 +80,7 @@ class WebhookConnector(WebhookConnectorBase):
         message_id = item.get("id") or delivery.headers.get("webhook-id")
         if not isinstance(message_id, str) or not 0 < len(message_id) <= 128:
             raise Malformed(f'"id" must be a string of 1-128 characters; {SHAPE}')
-        author = _author(item.get("author"), required=kind is not Kind.viewers)
+        author = _author(item.get("author"), required=kind not in _COUNTS)
         at = _at(item.get("at")) or delivery.received_at
         text: str | None = None
         data: dict[str, Any] = {}
@@ -81,10 +88,10 @@ class WebhookConnector(WebhookConnectorBase):
             text = item.get("text")
             if not isinstance(text, str) or not text.strip():
                 raise Malformed(f'a {kind} needs a non-empty "text"; {SHAPE}')
-        elif kind is Kind.viewers:
+        elif kind in _COUNTS:
             count = item.get("count")
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                raise Malformed(f'viewers need "count", an integer >= 0; {SHAPE}')
+                raise Malformed(f'{kind} need "count" ({_COUNTS[kind]}), an integer >= 0; {SHAPE}')
             data = {"count": count}
         else:
             question = item.get("question")

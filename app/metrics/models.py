@@ -17,7 +17,7 @@ class MetricSample(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     # viewers | messages_per_min | unique_chatters_per_min | interactions_per_min |
-    # questions_pending
+    # questions_pending | shares (a platform's running count, the most seen that minute)
     metric: Mapped[str] = mapped_column(String(32))
     # "total" or a platform name
     dimension: Mapped[str] = mapped_column(String(64))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat.models import ChatMessage
@@ -55,6 +56,24 @@ async def insert_questions(session: AsyncSession, rows: Sequence[dict[str, Any]]
 
 async def insert_presence(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     return await insert_new(session, PresenceEvent.__table__, rows, ("id",))
+
+
+async def raise_metric_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Writes samples of a running total (a platform's shares): the larger value of a
+    minute stays, so a report delivered late or twice never lowers the count."""
+    if not rows:
+        return
+    table = MetricSample.__table__
+    stmt = dialect_insert(session, table).values(list(rows))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["event_id", "metric", "dimension", "bucket_at"],
+        set_={
+            "value": case(
+                (stmt.excluded.value > table.c.value, stmt.excluded.value), else_=table.c.value
+            )
+        },
+    )
+    await session.execute(stmt)
 
 
 async def upsert_metric_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

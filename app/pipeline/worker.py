@@ -280,6 +280,7 @@ class PipelineWorker:
         chat_rows: list[dict[str, Any]] = []
         question_rows: list[dict[str, Any]] = []
         viewers: dict[str, tuple[datetime, int]] = {}
+        shares: dict[tuple[str, datetime], int] = {}  # (platform, minute) -> the most seen
         presence_rows: list[dict[str, Any]] = []
         other: list[Delta] = []
         results: list[Envelope] = []
@@ -318,12 +319,15 @@ class PipelineWorker:
                 if rules.engine is not None and (found := _moderate_question(row, env, rules)):
                     decided_questions.append((row, *found))
                 question_rows.append(row)
-            elif env.kind is Kind.viewers:
+            elif env.kind in (Kind.viewers, Kind.shares):
                 count = env.data.get("count")
                 if not isinstance(count, int) or count < 0:
-                    await self._dead_letter(
-                        event_id, env.to_json(), "viewers without a count", env.source_id
-                    )
+                    why = f"{env.kind} without a count"
+                    await self._dead_letter(event_id, env.to_json(), why, env.source_id)
+                    continue
+                if env.kind is Kind.shares:
+                    key = (env.platform, env.platform_at.replace(second=0, microsecond=0))
+                    shares[key] = max(count, shares.get(key, 0))
                     continue
                 seen = viewers.get(env.platform)
                 if seen is None or seen[0] <= env.platform_at:
@@ -386,10 +390,12 @@ class PipelineWorker:
             or ballots
             or reports
             or presence_rows
+            or shares
         ):
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
                 await persist.insert_presence(session, presence_rows)
+                await persist.raise_metric_samples(session, _share_samples(event_id, shares))
                 for env in removals:  # after the insert: a deletion may ride with its line
                     lines = await chat.removed_on_platform(
                         session, event_id, env.source_id, env.data
@@ -687,6 +693,20 @@ def _ballot(env: Envelope, poll: str, choices: Any) -> polls.Ballot:
         choices=choices,
         received_at=env.ingest_at,
     )
+
+
+def _share_samples(event_id: str, shares: dict[tuple[str, datetime], int]) -> list[dict[str, Any]]:
+    """A platform's running share count as the report reads it: the most seen per minute."""
+    return [
+        {
+            "event_id": event_id,
+            "metric": "shares",
+            "dimension": platform,
+            "bucket_at": minute,
+            "value": float(count),
+        }
+        for (platform, minute), count in shares.items()
+    ]
 
 
 def _question_row(env: Envelope) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class _Audience:
         self.by_minute: dict[datetime, dict[str, float]] = defaultdict(dict)
         self.backlog: dict[datetime, float] = {}
         self.chatters: dict[datetime, float] = {}
+        self.shares: dict[str, dict[datetime, float]] = defaultdict(dict)  # platform -> minute
         for minute, metric, dimension, value in samples:
             if metric == "viewers":
                 # "total" is what the live gauge summed, drills included: add platforms up.
@@ -91,8 +92,33 @@ class _Audience:
                 self.backlog[minute] = value
             elif metric == "unique_chatters_per_min" and dimension == "total":
                 self.chatters[minute] = value
+            elif metric == "shares" and dimension not in repository.REHEARSAL_PLATFORMS:
+                self.shares[dimension][minute] = value
         self.platforms = sorted({p for row in self.by_minute.values() for p in row})
         self.total = {m: sum(row.values()) for m, row in self.by_minute.items() if row}
+
+    def share_kpis(self, platforms: list[str]) -> dict[str, Any]:
+        """Shares (or forwards) where a platform reports them: its running count, so the
+        last (largest) one is the event's; the platforms that report none are named."""
+        last = {p: max(v.values()) for p, v in sorted(self.shares.items())}
+        return {
+            "total": number(sum(last.values())) if last else None,
+            "by_platform": {p: number(n) for p, n in last.items()},
+            "reported_by": sorted(last),
+            "not_reported_by": [p for p in platforms if p not in last],
+        }
+
+    def shares_so_far(self, minutes: list[datetime]) -> list[list[Any]]:
+        """Each reporting platform's count at each minute's end (the last one carried)."""
+        platforms = sorted(self.shares)
+        rows = []
+        for minute in minutes:
+            so_far = [
+                max((v for m, v in self.shares[p].items() if m <= minute), default=0.0)
+                for p in platforms
+            ]
+            rows.append([iso(minute), *[number(n) for n in so_far], number(sum(so_far))])
+        return rows
 
     def average_between(self, start: datetime, end: datetime) -> float | None:
         """Mean total viewers over the minute samples that overlap [start, end)."""
@@ -220,6 +246,7 @@ def _series(
         )
         backlog_rows.append([at, number(audience.backlog.get(minute))])
         chatter_rows.append([at, number(audience.chatters.get(minute))])
+    shared = sorted(audience.shares)
     return {
         "audience": _table(["minute", *audience.platforms, "total"], audience_rows),
         "chat": _table(["minute", *chat_platforms, "total"], chat_rows),
@@ -229,6 +256,7 @@ def _series(
         ),
         "backlog": _table(["minute", "questions_pending"], backlog_rows),
         "chatters": _table(["minute", "chatters"], chatter_rows),
+        "shares": _table(["minute", *shared, "total"], audience.shares_so_far(minutes)),
     }
 
 
@@ -542,6 +570,9 @@ async def build(
     interactions_total = sum(c["total"] for c in by_platform.values())
     viewer_minutes = viewer_kpis["viewer_minutes"]
     retention = _retention(watch, audience, minutes)
+    platforms = sorted(
+        set(audience.platforms) | set(by_platform) | set(people) | set(audience.shares)
+    )
     figures: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(datetime.now(UTC)),
@@ -557,7 +588,7 @@ async def build(
             "end": iso(window_end),
             "minutes": len(minutes),
         },
-        "platforms": sorted(set(audience.platforms) | set(by_platform) | set(people)),
+        "platforms": platforms,
         "kpis": {
             "viewers": viewer_kpis,
             "participants": {
@@ -588,6 +619,7 @@ async def build(
                     for p in audience.platforms
                 },
             },
+            "shares": audience.share_kpis(platforms),
             "watch_time": {
                 "basis": retention["basis"],
                 "viewers": retention["viewers"],

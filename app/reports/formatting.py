@@ -167,3 +167,16 @@ def column(table: dict[str, Any], name: str) -> list[Any]:
         return []
     at = columns.index(name)
     return [row[at] for row in table.get("rows", [])]
+
+
+def shares_text(shares: dict[str, Any] | None) -> tuple[str, str]:
+    """(value, note) for the shares figure: the count where a platform reports one, else a
+    dash and why (none of Twitch, YouTube, Zoom or Owncast report shares live)."""
+    shares = shares or {}
+    missing = ", ".join(platform_name(p) for p in shares.get("not_reported_by") or [])
+    if shares.get("total") is None:
+        return DASH, f"not reported by {missing}" if missing else "no platform reported shares"
+    counted = ", ".join(
+        f"{platform_name(p)} {num(n)}" for p, n in (shares.get("by_platform") or {}).items()
+    )
+    return num(shares["total"]), counted + (f"; not reported by {missing}" if missing else "")

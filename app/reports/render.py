@@ -132,6 +132,7 @@ class SeriesName(StrEnum):
     interactions = "interactions"
     backlog = "backlog"
     chatters = "chatters"
+    shares = "shares"
     retention = "retention"
     segments = "segments"
     polls = "polls"

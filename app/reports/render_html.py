@@ -32,6 +32,7 @@ from app.reports.formatting import (
     platform_color,
     platform_name,
     series_columns,
+    shares_text,
     window_text,
     words,
 )
@@ -224,6 +225,7 @@ def _kpis(figures: Figures) -> str:
             '<span class="basis">audience curve from viewer counts</span> no presence data',
             "watch_time",
         )
+    shared, shared_note = shares_text(kpis.get("shares"))
     cards = [
         _card(
             "Peak concurrent viewers",
@@ -247,6 +249,7 @@ def _kpis(figures: Figures) -> str:
             "engagement_rate",
         ),
         watch_card,
+        _card("Shares", _e(shared), _e(shared_note), "shares"),
         _card(
             "Chat messages",
             _n(messages.get("total")),

@@ -28,6 +28,7 @@ from app.reports.formatting import (
     pct,
     platform_name,
     series_columns,
+    shares_text,
     window_text,
     words,
 )
@@ -141,6 +142,7 @@ def _kpis(figures: Figures) -> str:
                 f"{_n(engagement.get('total'))} {md(engagement.get('unit', ''))}",
             ],
             ["Watch time", watch_text],
+            ["Shares", "{} ({})".format(*(md(t) for t in shares_text(kpis.get("shares"))))],
             [
                 "Chat messages",
                 f"{_n(messages.get('total'))} ({_n(messages.get('hidden'))} hidden)",

@@ -114,7 +114,8 @@ async def test_each_documented_type_becomes_an_envelope(generic: Generic) -> Non
     )
     await send({"type": "viewers", "count": 412}, msg_id="msg_viewers_1")  # no id: webhook-id
     await send({"type": "vote", "id": "v1", "author": {"id": "u3", "name": "Cy"}, "question": "q1"})
-    seen = await generic.envelopes(lambda seen: len(seen) == 4)
+    await send({"type": "shares", "id": "s1", "count": 37})  # a running count, no author
+    seen = await generic.envelopes(lambda seen: len(seen) == 5)
 
     by_kind = {e.kind: e for e in seen}
     chat = by_kind[Kind.chat]
@@ -125,6 +126,7 @@ async def test_each_documented_type_becomes_an_envelope(generic: Generic) -> Non
     viewers = by_kind[Kind.viewers]
     assert viewers.data == {"count": 412} and viewers.platform_message_id == "msg_viewers_1"
     assert by_kind[Kind.vote].data == {"question": "q1"}
+    assert by_kind[Kind.shares].data == {"count": 37} and by_kind[Kind.shares].author is None
     assert {e.platform for e in seen} == {"webhook:forms"}
     assert all(a.status == 204 and a.acknowledged for a in generic.sender.attempts)
 
@@ -181,6 +183,7 @@ async def test_malformed_deliveries_are_dead_lettered_and_later_ones_work(
         b'{"type": "poll"}': "\"type\" is 'poll'",
         b'{"type": "chat", "author": {"id": "u1", "name": "A"}}': 'needs a non-empty "text"',
         b'{"type": "viewers", "count": -3}': 'need "count"',
+        b'{"type": "shares", "count": "12"}': 'shares need "count" (shares of the stream so far)',
         b'{"type": "vote", "author": {"id": "u1", "name": "A"}}': 'needs "question"',
         b'{"type": "question", "text": "why?"}': '"author" must be',
         b'{"type": "chat", "text": "x", "author": {"id": "u", "name": "A"}, "at": "soon"}': '"at"',
@@ -196,7 +199,9 @@ async def test_malformed_deliveries_are_dead_lettered_and_later_ones_work(
     for expected in bad.values():
         assert any(expected in r for r in reasons), expected
     # Every reason says what was expected, so whoever sends it can fix their side.
-    assert all('expected {"type": "chat"|"question"|"viewers"|"vote"' in r for r in reasons)
+    assert all(
+        'expected {"type": "chat"|"question"|"viewers"|"shares"|"vote"' in r for r in reasons
+    )
     assert {d.payload for d in letters} == set(bad)
 
 
