@@ -45,3 +45,23 @@ async def cancel_and_wait(
     for task in pending:
         log.error("task %s did not stop after %d cancellations", task.get_name(), attempts)
     return not pending
+
+
+STOP_GRACE_S = 2.0  # how long a stopping loop may take to finish its pass
+
+
+async def stop_gracefully(
+    tasks: Iterable[asyncio.Task[Any]], stop: asyncio.Event, *, grace_s: float = STOP_GRACE_S
+) -> None:
+    """Sets `stop`, lets each loop finish its pass for up to `grace_s`, then cancels the rest.
+
+    A database query cancelled half-way leaves its connection to be torn down, and
+    aiosqlite's teardown then waits for ever on a worker thread that is already gone (seen
+    as a test run hung in event-loop teardown). Loops that watch `stop` between passes
+    end on their own instead.
+    """
+    stop.set()
+    pending = [t for t in tasks if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=grace_s)
+    await cancel_and_wait(pending)

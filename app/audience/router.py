@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
@@ -21,6 +22,7 @@ from app.questions import service as questions
 
 router = APIRouter(tags=["audience"])
 
+T = TypeVar("T")
 CLIENT_COOKIE = "cr_audience"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
 CODE_ROLES = frozenset(r.value for r in (Role.admin, Role.ops_lead, Role.host))
@@ -31,13 +33,17 @@ class NoClient(AppError):
     code = "no_client_id"
 
 
-def _limiter(request: Request) -> limits.Limiter:
-    # One per app (so per process, and fresh for each test app).
+def _per_app(request: Request, name: str, make: Callable[[Any], T]) -> T:
+    """One per app (so per process, and fresh for each test app), made on first use."""
     state = request.app.state
-    if not hasattr(state, "audience_limiter"):
-        state.audience_limiter = limits.Limiter()
-    limiter: limits.Limiter = state.audience_limiter
-    return limiter
+    if not hasattr(state, name):
+        setattr(state, name, make(state))
+    found: T = getattr(state, name)
+    return found
+
+
+def _limiter(request: Request) -> limits.Limiter:
+    return _per_app(request, "audience_limiter", lambda _state: limits.Limiter())
 
 
 def _client_id(request: Request) -> str | None:
@@ -50,13 +56,11 @@ def _ip(request: Request) -> str:
 
 
 def _snapshots(request: Request) -> Snapshots:
-    state = request.app.state
-    if not hasattr(state, "audience_snapshots"):
-        state.audience_snapshots = Snapshots(
-            state.db, state.bus, state.settings.audience_snapshot_s
-        )
-    snapshots: Snapshots = state.audience_snapshots
-    return snapshots
+    return _per_app(
+        request,
+        "audience_snapshots",
+        lambda state: Snapshots(state.db, state.bus, state.settings.audience_snapshot_s),
+    )
 
 
 async def _page(code: str, request: Request) -> Snapshot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 from collections import defaultdict
@@ -15,7 +16,7 @@ from app.bus import Bus
 from app.connectors.base import Connector
 from app.db import Database
 from app.events.models import Source
-from app.runtime import cancel_and_wait
+from app.runtime import cancel_and_wait, stop_gracefully
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +164,23 @@ class ConnectorSupervisor:
         await self.bus.release_lease(f"connector:{unit.key}", self.owner)
 
     async def run(self) -> None:
+        """Supervises until cancelled; then a pass under way may finish (its query is not
+        cut half-way, see app/runtime.stop_gracefully) and every connector is stopped."""
+        stop = asyncio.Event()
+        loop = asyncio.create_task(self._loop(stop), name="connector-supervision")
         try:
-            while True:
-                try:
-                    await self.supervise_once()
-                except Exception:
-                    log.exception("connector supervision failed")
-                await asyncio.sleep(SUPERVISE_INTERVAL_S)
+            await asyncio.wait([loop])  # unlike awaiting it, a cancel here leaves it be
+            loop.result()
         finally:
+            await stop_gracefully([loop], stop)
             for unit in list(self.running):
                 await self._stop(unit)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.supervise_once()
+            except Exception:
+                log.exception("connector supervision failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SUPERVISE_INTERVAL_S)

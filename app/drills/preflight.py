@@ -67,7 +67,8 @@ def _age(at: str | None, now: datetime) -> float | None:
     return None if not at else (now - datetime.fromisoformat(at)).total_seconds()
 
 
-async def _sources(session: AsyncSession, event_id: str) -> list[Source]:
+async def live_sources(session: AsyncSession, event_id: str) -> list[Source]:
+    """The sources the show runs on: enabled, a drill's rehearsal source left out."""
     rows = await session.scalars(
         select(Source).where(Source.event_id == event_id, Source.enabled.is_(True))
     )
@@ -274,7 +275,7 @@ async def clock_skew(session: AsyncSession, bus: Bus, event_id: str, now: dateti
 async def run(
     session: AsyncSession, bus: Bus, event_id: str, now: datetime, *, send_test_messages: bool
 ) -> dict[str, Any]:
-    sources = await _sources(session, event_id)
+    sources = await live_sources(session, event_id)
     checks = check_sources(sources, await bus.read_health(event_id), now)
     if send_test_messages:
         checks += await round_trips(bus, event_id, sources, now)

@@ -44,10 +44,10 @@ from app.polls.live import OpenPollCache
 from app.questions import service as questions
 from app.questions.duplicates import DuplicateFinder
 from app.questions.models import Question, QuestionState
+from app.runtime import stop_gracefully
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_S = 2.0  # how long a stopping worker lets a tick or a batch finish
 # Tags a question gets when an automatic rule acted on it (the reason is in the audit log).
 AUTO_REJECTED = "auto-rejected"
 AUTO_FLAGGED = "auto-flagged"
@@ -100,9 +100,8 @@ class PipelineWorker:
     async def run(self) -> None:
         """Processes ingest and ticks gauges until cancelled.
 
-        On cancel, each loop first gets up to STOP_GRACE_S to finish what it is doing: a
-        query cancelled half-way leaves its connection to be torn down, and aiosqlite's
-        teardown then waits for ever on a worker thread that is already gone.
+        On cancel, each loop first gets a grace period to finish what it is doing
+        (app/runtime.stop_gracefully says why).
         """
         loops = [
             asyncio.create_task(self._ingest_loop(), name="pipeline-ingest"),
@@ -115,11 +114,7 @@ class PipelineWorker:
                 if loop.done() and loop.exception() is not None:
                     raise loop.exception()  # type: ignore[misc]
         finally:
-            self._stop.set()
-            await asyncio.wait(loops, timeout=STOP_GRACE_S)
-            for loop in loops:
-                loop.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+            await stop_gracefully(loops, self._stop)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleeps; True when the worker is stopping (the loop should end)."""

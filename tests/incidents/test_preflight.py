@@ -91,7 +91,7 @@ async def test_a_test_message_round_trip_waits_for_the_platforms_answer(
     answering = asyncio.create_task(platform())
     async with stack.db.sessions() as session:
         checks = await preflight.round_trips(
-            stack.bus, seeded.event.id, await preflight._sources(session, seeded.event.id),
+            stack.bus, seeded.event.id, await preflight.live_sources(session, seeded.event.id),
             datetime.now(UTC),
         )  # fmt: skip
     await answering
