@@ -85,6 +85,12 @@ class Chat(_Strict):
     reference_viewers: int | None = Field(default=None, gt=0, description="default: the peak")
     question_ratio: float = Field(default=0.05, ge=0, le=1)
     duplicate_question_ratio: float = Field(default=0.2, ge=0, le=1)
+    min_gap_s: float = Field(
+        default=15,
+        ge=0,
+        description="a person writes at most one line this often, while others can write "
+        "(the busiest chatters of a real audience do not type a line every few seconds)",
+    )
     questions: list[str] = Field(min_length=1)
     lines: dict[str, LineGroup] = Field(min_length=1)
     users: Users

@@ -27,6 +27,7 @@ Fields = dict[str, Any]
 _STEP_S = 0.25  # rates are re-evaluated this often; arrivals inside a step are exact
 _BATCH_S = 0.1  # scenario time gathered into one emit call at speed 1
 _MIN_BATCH_REAL_S = 0.02  # at high speed, still no more than ~50 emit calls a second
+_SPEAKER_TRIES = 8  # picks before a rested chatter is given up on
 
 # Order of same-instant items: the stream state first, then counts, then chat.
 _PRIORITY = {Kind.stream_state: 0, Kind.viewers: 1, Kind.presence: 2, Kind.chat: 3}
@@ -216,6 +217,7 @@ class _Lap:
         self.recent_questions: list[tuple[str, str, str, str]] = []
         self.fresh_questions: list[str] = []
         self.pools = self._pools()
+        self.last_said: dict[str, float] = {}  # author id -> when they last wrote
         self.rooms = {
             p: _Room(p, self.pools[p].authors, sc, random.Random(f"{prefix}:presence:{p}"))
             for p in (sc.presence.platforms if sc.presence else ())
@@ -240,11 +242,14 @@ class _Lap:
         self.reference = sc.chat.reference_viewers or script.curve.peak or 1
 
     def _pools(self) -> dict[str, _UserPool]:
+        # rate_scale times the chat comes from rate_scale times the people, each at the
+        # scenario's pace (a busier chat is a bigger audience, not faster typists).
         sc = self.scenario
+        people = sc.chat.users.count * max(1.0, self.script.rate_scale)
         weights = {p: m.share * max(m.chat_weight, 0.01) for p, m in sc.platforms.items()}
         total = sum(weights.values())
         return {
-            p: _UserPool(p, max(2, round(sc.chat.users.count * w / total)), sc, self.rng_users)
+            p: _UserPool(p, max(2, round(people * w / total)), sc, self.rng_users)
             for p, w in weights.items()
         }
 
@@ -309,7 +314,7 @@ class _Lap:
 
     def _render(self, t: float, platform: str, what: Any) -> Iterator[tuple[float, Fields]]:
         if what is None:
-            yield t, self._chat(platform)
+            yield t, self._chat(platform, t)
             if (vote := self._upvote(platform)) is not None:
                 yield t, vote
         elif what == "tick":
@@ -352,9 +357,23 @@ class _Lap:
             author, action = (room.join(), "join") if change > 0 else (room.leave(), "leave")
             yield self._fields(Kind.presence, platform, author=author, data={"action": action})
 
-    def _chat(self, platform: str) -> Fields:
+    def _speaker(self, platform: str, t: float) -> Author:
+        """Who writes now: the pool's pick (a few regulars write most), passed over while
+        they wrote within min_gap_s. When the regulars are all resting, anyone in the pool
+        may speak; when everyone is, whoever was picked (a small pool keeps the
+        scenario's rate rather than its pace)."""
+        pool, gap = self.pools[platform], self.scenario.chat.min_gap_s
+        for attempt in range(_SPEAKER_TRIES):
+            rng = self.rng_text
+            author = pool.pick(rng) if attempt < _SPEAKER_TRIES // 2 else rng.choice(pool.authors)
+            if t - self.last_said.get(author.id, -math.inf) >= gap:
+                break
+        self.last_said[author.id] = t
+        return author
+
+    def _chat(self, platform: str, t: float) -> Fields:
         rng, chat = self.rng_text, self.scenario.chat
-        author = self.pools[platform].pick(rng)
+        author = self._speaker(platform, t)
         if rng.random() < chat.question_ratio:
             if self.recent_questions and rng.random() < chat.duplicate_question_ratio:
                 return self._re_asked(platform, author)

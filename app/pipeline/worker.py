@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from app.audit import service as audit
 from app.bus import Bus, IngestEntry
 from app.chat import service as chat
-from app.chat.models import ModerationAction
+from app.chat.models import ChatMessage, ModerationAction
 from app.cues import service as cues
 from app.db import Database
 from app.detectors import signals
@@ -429,10 +429,26 @@ class PipelineWorker:
             env = report_envs[index]
             await self._dead_letter(event_id, env.to_json(), reason, env.source_id)
         # An upvote can only follow its question: one for a question this event never
-        # received is kept for ops, not silently dropped.
+        # received, or whose line a rule kept out of the queue, is kept for ops, not
+        # silently dropped; the reason tells the two apart.
+        held: set[str] = set()
+        if unknown:
+            async with self.db.sessions() as session:
+                held = set(
+                    await session.scalars(
+                        select(ChatMessage.id).where(
+                            ChatMessage.id.in_(unknown),
+                            ChatMessage.held.is_(True) | ChatMessage.hidden.is_(True),
+                        )
+                    )
+                )
         for question_id in sorted(unknown):
+            reason = (
+                f"upvote for a question a moderation rule held or hid ({question_id})"
+                if question_id in held
+                else f"upvote for a question this event does not have ({question_id})"
+            )
             for env in upvoted[question_id]:
-                reason = f"upvote for a question this event does not have ({question_id})"
                 await self._dead_letter(event_id, env.to_json(), reason, env.source_id)
         self.stats.inserted_chat += len(new_chat)
         self.stats.inserted_questions += len(new_questions)

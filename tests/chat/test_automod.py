@@ -220,3 +220,41 @@ async def test_hidden_lines_are_messages_not_interactions(
         }
     assert samples["messages_per_min"] == 8
     assert samples["interactions_per_min"] == 7
+
+
+async def test_an_upvote_for_a_held_question_is_set_aside_saying_why(
+    stack: Stack, seeded: Seeded, mod: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "REFRESH_S", 0.0)
+    base = f"/api/events/{seeded.event.id}/moderation/rules"
+    assert (await mod.put(base, json={"version": 0, "rules": RULES})).status_code == 200
+    worker = PipelineWorker(stack.bus, stack.db, consumer="w")
+
+    def envelope(pmid: str, kind: Kind, **fields: object) -> bytes:
+        return make_envelope(
+            event_id=seeded.event.id,
+            source_id=seeded.sources[0].id,
+            platform="twitch",
+            kind=kind,
+            platform_message_id=pmid,
+            platform_at=datetime.now(UTC),
+            author=Author(id="v1", name="v1"),
+            **fields,  # type: ignore[arg-type]
+        ).to_json()
+
+    [held] = await run(
+        stack, seeded, worker, [envelope("q1", Kind.chat, text="any free crypto today?")]
+    )
+    assert held.held and held.is_question
+    await run(
+        stack,
+        seeded,
+        worker,
+        [
+            envelope("up1", Kind.vote, data={"question": "q1"}),
+            envelope("up2", Kind.vote, data={"question": "never-sent"}),
+        ],
+    )
+    reasons = sorted(d.reason for d in await stack.bus.dead_letters(seeded.event.id, 10))
+    assert reasons[0].startswith("upvote for a question a moderation rule held or hid (")
+    assert reasons[1].startswith("upvote for a question this event does not have (")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import time
 from collections import Counter
@@ -325,6 +326,25 @@ def test_presence_only_on_configured_platforms(smoke: Scenario) -> None:
     assert all(f["author"] is not None for f in presence)
 
 
+@pytest.mark.parametrize("rate_scale", [1.0, 5.0])
+def test_people_chat_at_a_human_pace(demo: Scenario, rate_scale: float) -> None:
+    """Nobody types a line every few seconds: a person writes at most once per min_gap_s,
+    and more chat (rate_scale, as the console demo plays it) comes from more people. At
+    the demo's 3x pace, a minute of the scenario is 20 s of the demo: under the demo's
+    flood rule (6 lines in 20 s), as a real audience would be."""
+    said: dict[tuple[str, str], list[float]] = {}
+    for t, f in chat_of(script(demo, rate_scale=rate_scale).timeline()):
+        if f["raw"]["simulated"] != "spam":
+            said.setdefault((f["platform"], f["author"].id), []).append(t)
+    busiest = max(
+        bisect.bisect_left(times, start + 60) - i
+        for times in said.values()
+        for i, start in enumerate(times)
+    )
+    assert busiest <= 60 // demo.chat.min_gap_s + 1
+    assert len(said) > 0.8 * demo.chat.users.count * rate_scale
+
+
 def test_presence_adds_up_to_the_audience(demo: Scenario) -> None:
     """Joins take someone not watching and leaves someone who is, so the present count
     follows the viewer curve; the audience outgrows the chatters (most viewers never write)."""
@@ -542,9 +562,14 @@ async def test_timeout_and_ban_mute_the_author_for_the_rest_of_the_run(
     speed = 10
     sim = simulator(bus, smoke, clock, speed=speed)
     chat = chat_of(sim.timeline())
-    # the busiest chatter, muted halfway through
-    author = Counter(f["author"] for _, f in chat).most_common(1)[0][0]
+    # the busiest chatter who writes both before and after halfway, muted halfway through
     mute_at = smoke.duration_s / 2
+    author = next(
+        a
+        for a, _ in Counter(f["author"] for _, f in chat).most_common()
+        if any(t < mute_at - 1 for t, f in chat if f["author"] == a)
+        and any(t > mute_at + 1 for t, f in chat if f["author"] == a)
+    )
     params = (
         {"author_id": author.id, "duration_s": 600}
         if action == "timeout"
@@ -563,7 +588,10 @@ async def test_timeout_and_ban_mute_the_author_for_the_rest_of_the_run(
 
     assert results and results[0].status == "done"
     due = {f["platform_message_id"]: t for t, f in chat}
-    theirs = [due[e.platform_message_id] for e in await drain_ingest(bus) if e.author == author]
+    received = await drain_ingest(bus)
+    theirs = [
+        due[e.platform_message_id] for e in received if e.author == author and e.kind == Kind.chat
+    ]
     planned = [t for t, f in chat if f["author"] == author]
     assert any(t < mute_at for t in planned) and any(t > mute_at + 1 for t in planned)
     assert theirs and max(theirs) < mute_at + 1
