@@ -154,18 +154,24 @@ class EventScript:
         *,
         seed: int | None = None,
         rate_scale: float = 1.0,
+        crowd: float = 1.0,
     ) -> None:
+        """`rate_scale` multiplies the chat; `crowd` the scenario's users who write it. The
+        live simulator grows both together (a busier chat is a bigger audience, each at a
+        human pace); the benchmark's feeder keeps the scenario's users, as it measures
+        throughput and would otherwise hold millions of them."""
         if set(sources) != set(scenario.platforms):
             raise ValueError(
                 f"sources must map exactly the scenario's platforms "
                 f"({', '.join(sorted(scenario.platforms))}), got {', '.join(sorted(sources))}"
             )
-        if rate_scale <= 0:
-            raise ValueError("rate_scale must be above 0")
+        if rate_scale <= 0 or crowd <= 0:
+            raise ValueError("rate_scale and crowd must be above 0")
         self.scenario = scenario
         self.sources = dict(sources)
         self.seed = scenario.seed if seed is None else seed
         self.rate_scale = rate_scale
+        self.crowd = crowd
         self.curve = AudienceCurve(scenario)
 
     def timeline(self, lap: int = 0) -> Iterator[tuple[float, Fields]]:
@@ -242,10 +248,8 @@ class _Lap:
         self.reference = sc.chat.reference_viewers or script.curve.peak or 1
 
     def _pools(self) -> dict[str, _UserPool]:
-        # rate_scale times the chat comes from rate_scale times the people, each at the
-        # scenario's pace (a busier chat is a bigger audience, not faster typists).
         sc = self.scenario
-        people = sc.chat.users.count * max(1.0, self.script.rate_scale)
+        people = sc.chat.users.count * self.script.crowd
         weights = {p: m.share * max(m.chat_weight, 0.01) for p, m in sc.platforms.items()}
         total = sum(weights.values())
         return {
@@ -476,7 +480,10 @@ class Simulator(Connector):
             raise ValueError("speed must be above 0")
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
-        self.script = EventScript(scenario, sources, seed=seed, rate_scale=rate_scale)
+        # More chat comes from more people, each at the scenario's pace (see EventScript).
+        self.script = EventScript(
+            scenario, sources, seed=seed, rate_scale=rate_scale, crowd=max(1.0, rate_scale)
+        )
         super().__init__(bus=bus, event_id=event_id, source_id=next(iter(sources.values())))
         self.scenario = scenario
         self.sources = dict(sources)

@@ -333,7 +333,8 @@ def test_people_chat_at_a_human_pace(demo: Scenario, rate_scale: float) -> None:
     the demo's 3x pace, a minute of the scenario is 20 s of the demo: under the demo's
     flood rule (6 lines in 20 s), as a real audience would be."""
     said: dict[tuple[str, str], list[float]] = {}
-    for t, f in chat_of(script(demo, rate_scale=rate_scale).timeline()):
+    lines = script(demo, rate_scale=rate_scale, crowd=rate_scale).timeline()
+    for t, f in chat_of(lines):
         if f["raw"]["simulated"] != "spam":
             said.setdefault((f["platform"], f["author"].id), []).append(t)
     busiest = max(
