@@ -50,6 +50,15 @@ async def cancel_and_wait(
 STOP_GRACE_S = 2.0  # how long a stopping loop may take to finish its pass
 
 
+async def pause(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleeps between a loop's passes; True as soon as `stop` is set (the loop should end)."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
 async def stop_gracefully(
     tasks: Iterable[asyncio.Task[Any]], stop: asyncio.Event, *, grace_s: float = STOP_GRACE_S
 ) -> None:

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from fastapi import Request
 
 # Content types a YAML upload may come with (JSON is YAML too).
 YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 # Aliases let a few lines name millions of values; validation would walk them all.
 MAX_NODES = 200_000
+
+
+async def text_upload(request: Request, max_bytes: int, what: str, too_big: str) -> tuple[str, str]:
+    """(content type, text) of an uploaded file (a run-of-show sheet, a playbook): at most
+    `max_bytes` ("… over N bytes: <too_big>"), UTF-8 with or without a byte-order mark."""
+    from app.errors import AppError
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    if len(raw) > max_bytes:
+        raise AppError(f"the {what} is over {max_bytes} bytes: {too_big}")
+    try:
+        return kind, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AppError(f"send the {what} as UTF-8 text") from exc
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 from collections import defaultdict
@@ -16,7 +15,7 @@ from app.bus import Bus
 from app.connectors.base import Connector
 from app.db import Database
 from app.events.models import Source
-from app.runtime import cancel_and_wait, stop_gracefully
+from app.runtime import cancel_and_wait, pause, stop_gracefully
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ def units_for(sources: Sequence[Source]) -> list[Unit]:
     units: list[Unit] = []
     for source in sources:
         if source.platform == "simulator":
-            drill = ":drill" if (source.config or {}).get("drill") else ""
+            drill = ":drill" if source.is_drill else ""
             grouped[(source.event_id, drill)].append(source)
         else:
             units.append(
@@ -177,10 +176,10 @@ class ConnectorSupervisor:
                 await self._stop(unit)
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        while True:
             try:
                 await self.supervise_once()
             except Exception:
                 log.exception("connector supervision failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SUPERVISE_INTERVAL_S)
+            if await pause(stop, SUPERVISE_INTERVAL_S):
+                return

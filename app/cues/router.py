@@ -16,7 +16,7 @@ from app.cues.schemas import CueEdit, CueIn, GoIn
 from app.deps import BusDep, EventAccess, EventMemberDep, SessionDep, get_clock
 from app.errors import AppError
 from app.writes import idempotent_write
-from app.yaml_lines import YAML_MEDIA_TYPES
+from app.yaml_lines import YAML_MEDIA_TYPES, text_upload
 
 router = APIRouter(prefix="/api/events/{event_id}/cues", tags=["cues"])
 
@@ -144,14 +144,7 @@ async def import_sheet(
     request: Request, access: EventMemberDep, session: SessionDep, bus: BusDep
 ) -> JSONResponse:
     """Replaces the pending cues with a YAML (or JSON) or CSV sheet, by Content-Type."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
-    if len(raw) > MAX_SHEET_BYTES:
-        raise AppError(f"the sheet is over {MAX_SHEET_BYTES} bytes: split it")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AppError("send the sheet as UTF-8 text") from exc
+    kind, text = await text_upload(request, MAX_SHEET_BYTES, "sheet", "split it")
     if kind == "text/csv":
         specs = sheet.from_csv(text)
     elif kind in YAML_MEDIA_TYPES or kind == "application/json":

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.detectors.signals import EventSignals, SourceSignals
+from app.playbooks.schemas import CONDITIONS, SIGNALS
 
 
 class Signal(StrEnum):
@@ -42,16 +43,15 @@ class Scope(StrEnum):
     per_source = "per_source"
 
 
-# Condition keys per signal: (required, optional). The playbook validates the same names.
+assert tuple(Signal) == SIGNALS, "the detectors' signals are the playbook's"
+
+# Condition keys per signal: (required, optional), read from the playbook's own shapes.
 CONDITION_KEYS: dict[Signal, tuple[frozenset[str], frozenset[str]]] = {
-    Signal.viewers_drop: (frozenset({"drop_pct"}), frozenset()),
-    Signal.connector_stale: (frozenset({"stale_s"}), frozenset()),
-    Signal.chat_raid: (frozenset({"rate_factor"}), frozenset({"duplicate_ratio"})),
-    Signal.ingest_lag: (frozenset({"lag_s"}), frozenset()),
-    Signal.cue_overrun: (frozenset({"over_s"}), frozenset()),
-    Signal.question_backlog: (frozenset(), frozenset({"pending_gt", "oldest_s"})),
-    Signal.engagement_drop: (frozenset({"per_100_viewers_per_min_lt"}), frozenset()),
-    Signal.manual: (frozenset(), frozenset()),
+    Signal(name): (
+        frozenset(k for k, f in shape.model_fields.items() if f.is_required()),
+        frozenset(k for k, f in shape.model_fields.items() if not f.is_required()),
+    )
+    for name, shape in CONDITIONS.items()
 }
 
 # A platform (or the whole event) with fewer viewers than this at its peak is not judged

@@ -33,6 +33,7 @@ from app.polls.chat_votes import parse_vote
 from app.polls.models import PollKind, PollState
 from app.polls.native import NATIVE_KINDS
 from app.polls.service import Ballot, shown_labels, tally
+from app.sources.service import parse_health
 
 FRESH_S = 60.0  # a source silent (no event, no keepalive) longer than this is stale
 SKEW_OK_S = 2.0
@@ -72,19 +73,18 @@ async def live_sources(session: AsyncSession, event_id: str) -> list[Source]:
     rows = await session.scalars(
         select(Source).where(Source.event_id == event_id, Source.enabled.is_(True))
     )
-    return [s for s in rows.all() if not (s.config or {}).get("drill")]
+    return [s for s in rows.all() if not s.is_drill]
 
 
 def check_sources(sources: list[Source], health: dict[str, bytes], now: datetime) -> list[Check]:
     checks = []
     for source in sources:
-        raw = health.get(source.id)
-        if raw is None:
+        found = parse_health(health.get(source.id), enabled=True)  # live_sources: enabled
+        if found is None:
             checks.append(
                 Check("source", "fail", "no health report: is a worker running it?", source.name)
             )
             continue
-        found = orjson.loads(raw)
         state = found.get("state")
         ages = [
             a

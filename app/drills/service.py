@@ -117,7 +117,7 @@ async def stop(
         )
     ).all()
     for source in found:
-        if (source.config or {}).get("drill"):
+        if source.is_drill:
             source.enabled = False
     audit.record(
         session,

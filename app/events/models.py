@@ -65,3 +65,8 @@ class Source(Base):
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_drill(self) -> bool:
+        """A drill's rehearsal source (app/drills): kept apart from the show's own."""
+        return bool((self.config or {}).get("drill"))

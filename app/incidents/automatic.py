@@ -42,7 +42,7 @@ async def run(
                 s
                 for s in await _sources(session, incident.event_id)
                 if Capability.send_message in capabilities_for(s.platform)
-                and bool((s.config or {}).get("drill")) == incident.drill
+                and s.is_drill == incident.drill
             ]
             text = str(templates["audience_notice"])
             commands += [

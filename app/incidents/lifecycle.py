@@ -11,6 +11,7 @@ the metrics never see a resolved incident that was never acknowledged.
 from __future__ import annotations
 
 from app.incidents.models import IncidentState as S
+from app.playbooks.schemas import severity_rank
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.triage: frozenset({S.acknowledged, S.mitigating, S.monitoring, S.resolved, S.cancelled}),
@@ -42,9 +43,6 @@ def stamps(to: S) -> list[str]:
     return [name for name, _ in MILESTONES[: last + 1]] if to != S.closed else ["closed_at"]
 
 
-SEVERITIES = ("sev1", "sev2", "sev3", "sev4")  # sev1 is the worst
-
-
 def worse(a: str, b: str) -> bool:
     """True if severity a is worse than b."""
-    return SEVERITIES.index(a) < SEVERITIES.index(b)
+    return severity_rank(a) < severity_rank(b)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.incidents.models import Incident, IncidentState, IncidentStep, StepState
+from app.incidents.service import incidents_of
 
 MEASURES: tuple[tuple[str, str, str], ...] = (
     # (name, from, to)
@@ -97,10 +98,19 @@ def adherence(playbook: Sequence[IncidentStep], ad_hoc: Sequence[IncidentStep]) 
     }
 
 
+def counted(incidents: Sequence[Incident]) -> list[Incident]:
+    """The incidents the figures count: drills and cancelled ones left out."""
+    return [i for i in incidents if not i.drill and i.state != IncidentState.cancelled]
+
+
 async def for_event(session: AsyncSession, event_id: str) -> dict[str, Any]:
     """The event's response times and playbook adherence (drills and cancelled left out)."""
-    incidents = (await session.scalars(select(Incident).where(Incident.event_id == event_id))).all()
-    counted_ids = [i.id for i in incidents if not i.drill and i.state != IncidentState.cancelled]
+    return await summary(session, await incidents_of(session, event_id, open_only=False))
+
+
+async def summary(session: AsyncSession, incidents: Sequence[Incident]) -> dict[str, Any]:
+    """for_event's figures over incidents already read (the report has them)."""
+    counted_ids = [i.id for i in counted(incidents)]
     steps = (
         (
             await session.scalars(

@@ -80,10 +80,7 @@ async def list_incidents(
     session: SessionDep,
     state: str = Query("open", pattern="^(open|all)$", description="open ones, or all"),
 ) -> list[dict[str, Any]]:
-    query = select(Incident).where(Incident.event_id == access.event.id)
-    if state == "open":
-        query = query.where(Incident.state.in_(service.OPEN_STATES))
-    found = (await session.scalars(query.order_by(Incident.number))).all()
+    found = await service.incidents_of(session, access.event.id, open_only=state == "open")
     return [await service.data(session, i) for i in found]
 
 

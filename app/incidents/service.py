@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.models import User
 from app.bus import Bus
-from app.db import new_id, update_if_version
+from app.db import get_in_event, new_id, update_if_version
 from app.errors import AppError, Conflict, NotFound, VersionConflict
 from app.incidents import automatic, lifecycle
 from app.incidents.models import (
@@ -34,6 +34,7 @@ from app.incidents.models import (
     TimelineEntry,
 )
 from app.pipeline.deltas import Delta, delta
+from app.playbooks.schemas import SEVERITIES
 
 
 class InvalidIncident(AppError):
@@ -87,10 +88,8 @@ class Change:
 
 
 async def get(session: AsyncSession, event_id: str, incident_id: str) -> Incident:
-    incident = await session.get(Incident, incident_id)
-    if incident is None or incident.event_id != event_id:
-        raise NotFound(f"no incident {incident_id} in this event")
-    return incident
+    found: Incident = await get_in_event(session, Incident, incident_id, event_id, "incident")
+    return found
 
 
 async def steps_of(session: AsyncSession, incident_id: str) -> Sequence[IncidentStep]:
@@ -208,8 +207,13 @@ async def data(session: AsyncSession, incident: Incident) -> dict[str, Any]:
     }
 
 
-async def open_incidents(session: AsyncSession, event_id: str) -> Sequence[Incident]:
-    query = select(Incident).where(Incident.event_id == event_id, Incident.state.in_(OPEN_STATES))
+async def incidents_of(
+    session: AsyncSession, event_id: str, *, open_only: bool = True
+) -> Sequence[Incident]:
+    """The event's incidents by number: the open ones, or all."""
+    query = select(Incident).where(Incident.event_id == event_id)
+    if open_only:
+        query = query.where(Incident.state.in_(OPEN_STATES))
     return (await session.scalars(query.order_by(Incident.number))).all()
 
 
@@ -320,8 +324,8 @@ async def open_incident(
     severity = severity or (entry or {}).get("default_severity") or "sev3"
     if not title or not category:
         raise InvalidIncident("an incident needs a title and a category (or a playbook entry)")
-    if severity not in lifecycle.SEVERITIES:
-        raise InvalidIncident(f"severity must be one of {', '.join(lifecycle.SEVERITIES)}")
+    if severity not in SEVERITIES:
+        raise InvalidIncident(f"severity must be one of {', '.join(SEVERITIES)}")
     slug = (entry or {}).get("slug")
     for attempt in range(3):
         number = (
@@ -500,8 +504,8 @@ async def set_severity(
 ) -> Change:
     """A new severity; escalation rules that would raise it to no worse than it now is
     no longer apply (they are counted as done), so a person's call is not overridden."""
-    if severity not in lifecycle.SEVERITIES:
-        raise InvalidIncident(f"severity must be one of {', '.join(lifecycle.SEVERITIES)}")
+    if severity not in SEVERITIES:
+        raise InvalidIncident(f"severity must be one of {', '.join(SEVERITIES)}")
     before, done_before = incident.severity, incident.escalations_done
     rules = incident.plan.get("escalation") or []
     done = done_before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,11 +25,22 @@ async def compute_gauges(
     now = time.time() if now is None else now
     minute = minute_of(now)
     fraction = (now % 60) / 60
-    cur_msgs, cur_users = await bus.read_activity(event_id, minute)
-    prev_msgs, prev_users = await bus.read_activity(event_id, minute - 1)
-    cur_acts = await bus.read_interactions(event_id, minute)
-    prev_acts = await bus.read_interactions(event_id, minute - 1)
-    viewers = await bus.read_viewers(event_id)
+    # Independent reads, overlapped: one round trip's wait instead of six, every second.
+    (
+        (cur_msgs, cur_users),
+        (prev_msgs, prev_users),
+        cur_acts,
+        prev_acts,
+        viewers,
+        backlog,
+    ) = await asyncio.gather(
+        bus.read_activity(event_id, minute),
+        bus.read_activity(event_id, minute - 1),
+        bus.read_interactions(event_id, minute),
+        bus.read_interactions(event_id, minute - 1),
+        bus.read_viewers(event_id),
+        bus.ingest_backlog(event_id),
+    )
     return {
         "at": datetime.fromtimestamp(now, UTC),
         "viewers": {"total": sum(viewers.values()), "by_platform": viewers},
@@ -37,42 +49,36 @@ async def compute_gauges(
         # Chat and questions as the report counts them; the console adds ballots and upvotes.
         "interactions_per_min": round(sliding_per_minute(cur_acts, prev_acts, fraction)),
         "questions_pending": questions_pending,
-        "ingest_backlog": await bus.ingest_backlog(event_id),
+        "ingest_backlog": backlog,
     }
 
 
 async def minute_samples(
-    bus: Bus, event_id: str, minute: int, *, questions_pending: int | None = None
+    bus: Bus, event_id: str, minute: int, *, questions_pending: int
 ) -> list[dict[str, Any]]:
-    """The metric_sample rows for one minute bucket (viewers and the backlog as seen now)."""
+    """The metric_sample rows for one minute bucket (viewers and the backlog as seen now;
+    the report's backlog rule reads the pending count, which is not recoverable later)."""
     bucket_at = datetime.fromtimestamp(minute * 60, UTC)
-    messages, users = await bus.read_activity(event_id, minute)
-    interactions = await bus.read_interactions(event_id, minute)
-    viewers = await bus.read_viewers(event_id)
-    base = {"event_id": event_id, "bucket_at": bucket_at}
-    rows = [
-        {**base, "metric": "messages_per_min", "dimension": "total", "value": float(messages)},
-        {**base, "metric": "unique_chatters_per_min", "dimension": "total", "value": float(users)},
-        {
-            **base,
-            "metric": "interactions_per_min",
-            "dimension": "total",
-            "value": float(interactions),
-        },
-        {**base, "metric": "viewers", "dimension": "total", "value": float(sum(viewers.values()))},
+    (messages, users), interactions, viewers = await asyncio.gather(
+        bus.read_activity(event_id, minute),
+        bus.read_interactions(event_id, minute),
+        bus.read_viewers(event_id),
+    )
+
+    def row(metric: str, value: float, dimension: str = "total") -> dict[str, Any]:
+        return {
+            "event_id": event_id,
+            "bucket_at": bucket_at,
+            "metric": metric,
+            "dimension": dimension,
+            "value": float(value),
+        }
+
+    return [
+        row("messages_per_min", messages),
+        row("unique_chatters_per_min", users),
+        row("interactions_per_min", interactions),
+        row("viewers", sum(viewers.values())),
+        *(row("viewers", count, platform) for platform, count in viewers.items()),
+        row("questions_pending", questions_pending),
     ]
-    rows += [
-        {**base, "metric": "viewers", "dimension": platform, "value": float(count)}
-        for platform, count in viewers.items()
-    ]
-    if questions_pending is not None:
-        # The report's backlog rule reads it: a pending count is not recoverable later.
-        rows.append(
-            {
-                **base,
-                "metric": "questions_pending",
-                "dimension": "total",
-                "value": float(questions_pending),
-            }
-        )
-    return rows

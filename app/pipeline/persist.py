@@ -58,31 +58,19 @@ async def insert_presence(session: AsyncSession, rows: Sequence[dict[str, Any]])
     return await insert_new(session, PresenceEvent.__table__, rows, ("id",))
 
 
-async def raise_metric_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Writes samples of a running total (a platform's shares): the larger value of a
-    minute stays, so a report delivered late or twice never lowers the count."""
+async def upsert_metric_samples(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], *, keep_larger: bool = False
+) -> None:
+    """Writes per-minute samples. A later gauge sample for the same minute replaces the
+    earlier one; with `keep_larger` (a running total, such as a platform's shares) the
+    larger value stays, so a report delivered late or twice never lowers the count."""
     if not rows:
         return
     table = MetricSample.__table__
     stmt = dialect_insert(session, table).values(list(rows))
+    new = stmt.excluded.value
+    value = case((new > table.c.value, new), else_=table.c.value) if keep_larger else new
     stmt = stmt.on_conflict_do_update(
-        index_elements=["event_id", "metric", "dimension", "bucket_at"],
-        set_={
-            "value": case(
-                (stmt.excluded.value > table.c.value, stmt.excluded.value), else_=table.c.value
-            )
-        },
-    )
-    await session.execute(stmt)
-
-
-async def upsert_metric_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Writes gauge samples; a later sample for the same minute replaces the earlier one."""
-    if not rows:
-        return
-    stmt = dialect_insert(session, MetricSample.__table__).values(list(rows))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["event_id", "metric", "dimension", "bucket_at"],
-        set_={"value": stmt.excluded.value},
+        index_elements=["event_id", "metric", "dimension", "bucket_at"], set_={"value": value}
     )
     await session.execute(stmt)

@@ -44,7 +44,7 @@ from app.polls.live import OpenPollCache
 from app.questions import service as questions
 from app.questions.duplicates import DuplicateFinder
 from app.questions.models import Question, QuestionState
-from app.runtime import stop_gracefully
+from app.runtime import pause, stop_gracefully
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,7 @@ class PipelineWorker:
             await stop_gracefully(loops, self._stop)
 
     async def _pause(self, seconds: float) -> bool:
-        """Sleeps; True when the worker is stopping (the loop should end)."""
-        try:
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+        return await pause(self._stop, seconds)
 
     async def _refresh_events(self) -> None:
         self._events = await self.bus.active_events()
@@ -170,18 +165,19 @@ class PipelineWorker:
         while True:
             if await self._pause(self.gauge_interval_s):
                 return
+            # One worker at a time closes timed-out polls and applies escalations: both
+            # queries span every event, so one lease (one Redis round trip) covers them.
             try:
-                # One worker at a time closes timed-out polls: the query spans every event.
-                if await self.bus.acquire_lease("poll-timers", self.consumer, 3_000):
-                    await self.tick_polls()
+                leader = await self.bus.acquire_lease("global-ticks", self.consumer, 3_000)
             except Exception:
-                log.exception("poll timer tick failed")
-            try:
-                # Escalations span every event too: one worker applies them.
-                if await self.bus.acquire_lease("incident-escalation", self.consumer, 3_000):
-                    await self.tick_escalations()
-            except Exception:
-                log.exception("incident escalation tick failed")
+                log.exception("global-ticks lease failed")
+                leader = False
+            if leader:
+                for tick in (self.tick_polls, self.tick_escalations):
+                    try:
+                        await tick()
+                    except Exception:
+                        log.exception("%s failed", tick.__name__)
             for event_id in list(self._events):
                 try:
                     await self.tick_gauges(event_id)
@@ -372,6 +368,7 @@ class PipelineWorker:
         new_questions: set[str] = set()
         voted_data: list[dict[str, Any]] = []
         unknown: set[str] = set()
+        held: set[str] = set()  # of those, lines a moderation rule held or hid
         removed: list[dict[str, Any]] = []
         voting = polls.VoteOutcome()
         tallied: list[str] = []
@@ -390,7 +387,9 @@ class PipelineWorker:
             async with self.db.sessions() as session:
                 new_chat = await persist.insert_chat(session, chat_rows)
                 await persist.insert_presence(session, presence_rows)
-                await persist.raise_metric_samples(session, _share_samples(event_id, shares))
+                await persist.upsert_metric_samples(
+                    session, _share_samples(event_id, shares), keep_larger=True
+                )
                 for env in removals:  # after the insert: a deletion may ride with its line
                     lines = await chat.removed_on_platform(
                         session, event_id, env.source_id, env.data
@@ -419,6 +418,8 @@ class PipelineWorker:
                     ]
                     voted, unknown = await questions.add_platform_votes(session, event_id, votes)
                     voted_data = [questions.data(q) for q in voted]
+                    if unknown:  # the reason below tells a line a rule kept back apart
+                        held = await _held_lines(session, unknown)
                 voting = await polls.record_votes(session, event_id, ballots)
                 tallied, tally_rejected = await native_polls.record(session, event_id, reports)
                 await session.commit()
@@ -431,17 +432,6 @@ class PipelineWorker:
         # An upvote can only follow its question: one for a question this event never
         # received, or whose line a rule kept out of the queue, is kept for ops, not
         # silently dropped; the reason tells the two apart.
-        held: set[str] = set()
-        if unknown:
-            async with self.db.sessions() as session:
-                held = set(
-                    await session.scalars(
-                        select(ChatMessage.id).where(
-                            ChatMessage.id.in_(unknown),
-                            ChatMessage.held.is_(True) | ChatMessage.hidden.is_(True),
-                        )
-                    )
-                )
         for question_id in sorted(unknown):
             reason = (
                 f"upvote for a question a moderation rule held or hid ({question_id})"
@@ -704,6 +694,16 @@ def _ballot(env: Envelope, poll: str, choices: Any) -> polls.Ballot:
         choices=choices,
         received_at=env.ingest_at,
     )
+
+
+async def _held_lines(session: Any, ids: set[str]) -> set[str]:
+    """Which of these chat line ids a moderation rule held or hid."""
+    found = await session.scalars(
+        select(ChatMessage.id).where(
+            ChatMessage.id.in_(ids), ChatMessage.held.is_(True) | ChatMessage.hidden.is_(True)
+        )
+    )
+    return set(found)
 
 
 def _share_samples(event_id: str, shares: dict[tuple[str, datetime], int]) -> list[dict[str, Any]]:

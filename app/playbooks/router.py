@@ -14,7 +14,7 @@ from app.deps import CurrentUser, SessionDep
 from app.errors import AppError, Forbidden
 from app.playbooks import service, yaml_io
 from app.writes import AfterCommit, idempotent_write
-from app.yaml_lines import YAML_MEDIA_TYPES
+from app.yaml_lines import YAML_MEDIA_TYPES, text_upload
 
 router = APIRouter(prefix="/api/playbook", tags=["playbook"])
 
@@ -104,19 +104,12 @@ async def import_playbook(
         raise Forbidden(
             f"importing the playbook needs one of the roles: {', '.join(sorted(service.IMPORT_ROLES))}"
         )
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind, text = await text_upload(request, MAX_PLAYBOOK_BYTES, "playbook", "trim it")
     if kind not in YAML_MEDIA_TYPES and kind != "application/json":
         raise UnsupportedPlaybook(
             "send Content-Type: application/yaml (or text/yaml, or application/json); "
             "GET /api/playbook/export shows the format"
         )
-    raw = await request.body()
-    if len(raw) > MAX_PLAYBOOK_BYTES:
-        raise AppError(f"the playbook is over {MAX_PLAYBOOK_BYTES} bytes: trim it")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AppError("send the playbook as UTF-8 text") from exc
     spec = yaml_io.from_yaml(text)
 
     async def work() -> tuple[Any, AfterCommit | None]:

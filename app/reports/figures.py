@@ -23,7 +23,8 @@ from app.cues.models import Cue, CueState
 from app.errors import NotFound
 from app.events.models import Event
 from app.incidents import metrics as incident_metrics
-from app.incidents.models import Incident, IncidentState
+from app.incidents.models import Incident
+from app.incidents.service import incidents_of
 from app.polls import repository as polls_repo
 from app.polls import service as polls
 from app.polls.models import PollState
@@ -556,9 +557,9 @@ async def build(
     with timed("polls"):
         poll_figures = await _polls(session, event_id, audience, window_end)
     with timed("incidents"):
-        incident_rows = await repository.incidents(session, event_id)
-        incident_figures = await incident_metrics.for_event(session, event_id)
-    counted = [i for i in incident_rows if not i.drill and i.state != IncidentState.cancelled]
+        incident_rows = await incidents_of(session, event_id, open_only=False)
+        incident_figures = await incident_metrics.summary(session, incident_rows)
+    counted = incident_metrics.counted(incident_rows)
 
     by_platform = activity.by_platform()
     viewer_kpis = audience.kpis()

@@ -223,7 +223,3 @@ RENDERERS: dict[str, Renderer] = {
     "html": Renderer("text/html; charset=utf-8", "html", _html),
     "md": Renderer("text/markdown; charset=utf-8", "md", _md),
 }
-
-
-def register(name: str, renderer: Renderer) -> None:
-    RENDERERS[name] = renderer

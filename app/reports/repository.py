@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat.models import ChatMessage
 from app.events.models import Event
-from app.incidents.models import Incident
 from app.metrics.models import MetricSample
 from app.polls.models import NativeTally, Poll, Vote
 from app.presence.models import PresenceEvent
@@ -490,11 +489,6 @@ async def top_questions(session: AsyncSession, event_id: str, limit: int) -> Seq
 
 
 # -- incidents --
-
-
-async def incidents(session: AsyncSession, event_id: str) -> Sequence[Incident]:
-    query = select(Incident).where(Incident.event_id == event_id).order_by(Incident.number)
-    return (await session.scalars(query)).all()
 
 
 # -- events of a series --

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from app.deps import EventMemberDep, SessionDep, event_access
 from app.errors import NotFound
-from app.reports import comparison, figures, render
+from app.reports import comparison, figures, render, render_html
 
 router = APIRouter(prefix="/api/events/{event_id}", tags=["reports"])
 
@@ -19,10 +19,6 @@ router = APIRouter(prefix="/api/events/{event_id}", tags=["reports"])
 def _json(body: object) -> Response:
     # orjson straight to bytes: the figures are JSON-ready, and large for a long event.
     return Response(orjson.dumps(body), media_type="application/json")
-
-
-# A rendered report shows audience text: the page it opens as may load nothing, run nothing.
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
 
 
 @router.get("/report")
@@ -60,7 +56,8 @@ async def report(
         )
     }
     if format == "html":
-        headers["Content-Security-Policy"] = REPORT_CSP
+        # The page shows audience text: as it opens, it may load nothing, run nothing.
+        headers["Content-Security-Policy"] = render_html.CSP
     return Response(body, media_type=renderer.media_type, headers=headers)
 
 

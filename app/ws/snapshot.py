@@ -29,7 +29,7 @@ def snapshot_loader(db: Database) -> Any:
             sheet = await cues.sheet_view(session, event_id, datetime.now(UTC))
             open_incidents = [
                 await incidents.data(session, i)
-                for i in await incidents.open_incidents(session, event_id)
+                for i in await incidents.incidents_of(session, event_id)
             ]
         return {
             "chat": [chat_message_data(row_dict(m)) for m in chat],

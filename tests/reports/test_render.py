@@ -4,6 +4,7 @@ user text is escaped, and the HTML names no external resource and runs no script
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -364,6 +365,23 @@ async def test_comparison_is_shown_when_given(rendered: Rendered) -> None:
     md = render_md.render(rendered.figures, compared)
     assert "| peak concurrent viewers | 300 | 300 | 0 | 0% |" in md
     assert rendered.dom.all("section", id="comparison") == []  # none without one
+
+    # Against an event with a smaller audience and no engagement rate: signed deltas, and
+    # a dash where one side has no figure.
+    other = copy.deepcopy(rendered.figures)
+    other["kpis"]["viewers"]["peak"]["total"] = 200
+    other["kpis"]["engagement_rate"]["total"] = None
+    compared = comparison.compare(rendered.figures, other, basis="explicit")
+    rows = {
+        r[0]: r[1:]
+        for r in parse(render_html.render(rendered.figures, compared))
+        .one("table", id="comparison-table")
+        .rows()
+    }
+    assert rows["peak concurrent viewers"] == ["300", "200", "+100", "+50%"]
+    assert rows["engagement rate (interactions per 100 viewers per minute)"][1:] == ["—", "—", "—"]
+    md = render_md.render(rendered.figures, compared)
+    assert "| peak concurrent viewers | 300 | 200 | +100 | +50% |" in md
 
 
 # -- Markdown --

@@ -52,7 +52,7 @@ class VirtualClock:
 @dataclass
 class Replayed:
     scenario: Scenario
-    sim: Simulator
+    played: list[tuple[float, dict[str, Any]]]  # the simulator's timeline, as it played
     report: dict[str, Any]
     live: dict[str, float]  # the ticker's interactions_per_min sample of each minute
 
@@ -104,15 +104,11 @@ async def replay(stack: Stack, seeded: Seeded) -> Replayed:
             )
         )
         live = {figures.iso(m.bucket_at) or "": m.value for m in samples}
-    return Replayed(scenario, sim, report, live)
+    return Replayed(scenario, list(sim.timeline()), report, live)
 
 
 def iso(seconds: float) -> str:
     return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
-
-
-def timeline(r: Replayed) -> list[tuple[float, dict[str, Any]]]:
-    return list(r.sim.timeline())
 
 
 def check_viewers_peak_average_and_minutes(replayed: Replayed) -> None:
@@ -137,7 +133,7 @@ def check_viewers_peak_average_and_minutes(replayed: Replayed) -> None:
 
 def check_unique_participants(replayed: Replayed) -> None:
     writers: dict[str, set[str]] = defaultdict(set)
-    for _, f in timeline(replayed):
+    for _, f in replayed.played:
         if f["kind"] in (Kind.chat, Kind.vote):
             writers[f["platform"]].add(f["author"].id)
     # The scenario's premise: 5 to 6 minutes of chat reach all 20 of its users, split by
@@ -156,7 +152,7 @@ def check_interactions_and_engagement_rate(replayed: Replayed) -> None:
     chat: dict[str, int] = defaultdict(int)
     questions: dict[str, int] = defaultdict(int)
     upvotes: set[tuple[str, str, str]] = set()  # one per person and question
-    for _, f in timeline(replayed):
+    for _, f in replayed.played:
         if f["kind"] == Kind.chat:
             asked = f["text"].rstrip().endswith("?")
             (questions if asked else chat)[f["platform"]] += 1
@@ -209,7 +205,7 @@ def check_watch_time_from_presence(replayed: Replayed) -> None:
     # Who left when is the seed's choice: pair the simulator's own joins and leaves.
     joined: dict[str, float] = {}
     seconds: list[float] = []
-    for t, f in timeline(replayed):
+    for t, f in replayed.played:
         if f["kind"] == Kind.presence:
             if f["data"]["action"] == "join":
                 joined[f["author"].id] = t

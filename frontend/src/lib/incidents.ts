@@ -50,16 +50,6 @@ export const CATEGORIES: readonly string[] = [
   'questions',
 ];
 
-export const STATE_LABEL: Readonly<Record<IncidentState, string>> = {
-  triage: 'triage',
-  acknowledged: 'acknowledged',
-  mitigating: 'mitigating',
-  monitoring: 'monitoring',
-  resolved: 'resolved',
-  closed: 'closed',
-  cancelled: 'cancelled',
-};
-
 export function isOpen(state: IncidentState | string): boolean {
   return (OPEN_STATES as readonly string[]).includes(state);
 }
